@@ -1,0 +1,319 @@
+"""Self-attention without trainable weights: from input embeddings to context vectors.
+
+The three steps of the story, each a function:
+
+1. :func:`attention_scores` -- how well a query aligns with every input (dot products);
+2. :func:`attention_weights` -- the scores normalised with softmax, summing to 1;
+3. :func:`context_vector` / :func:`context_vectors` -- the weighted sum of the inputs.
+
+:func:`context_vectors` does all tokens at once with two matrix products;
+:func:`context_vectors_loop` does the same one token at a time, exactly as the prose
+tells it, so the two can be compared.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from ._validate import FloatArray, as_float_array, as_inputs, as_token_index, check_no_nan
+from .softmax import softmax
+
+__all__ = [
+    "attention_scores",
+    "attention_weights",
+    "context_vector",
+    "context_vectors",
+    "context_vectors_loop",
+]
+
+
+def attention_scores(inputs: ArrayLike, query: int | ArrayLike | None = None) -> FloatArray:
+    r"""Step 1: the dot product of a query with every input vector.
+
+    Parameters
+    ----------
+    inputs : array_like, shape (N, D) or (..., N, D)
+        One embedding per token (N tokens of D dimensions), with optional leading
+        batch axes.
+    query : int, array_like of shape (D,), or None, default None
+        The query: a token index into `inputs` (negative counts from the end, as in
+        Python), or any vector of length D. ``None`` scores every token against
+        every token at once.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (..., N) for one query: entry ``j`` is the score of token ``j``.
+        Shape (..., N, N) for ``query=None``: row ``i`` holds the scores of query
+        token ``i``, that is ``inputs @ inputs.T``.
+
+    Raises
+    ------
+    TypeError
+        If `inputs` or `query` is not made of real numbers, or `query` is neither
+        an integer nor a vector.
+    ValueError
+        If `inputs` is not (..., N, D) with N, D >= 1 or holds NaN or infinity, if
+        a query vector does not have length D, or if a score overflows.
+    IndexError
+        If a query index is out of range.
+
+    Notes
+    -----
+    The score of input :math:`x^{(j)}` for query :math:`x^{(i)}` is their dot
+    product, which is large when the two vectors point the same way:
+
+    .. math:: \omega_{ij} = x^{(i)} \cdot x^{(j)} = \sum_{k=1}^{D} x^{(i)}_k x^{(j)}_k
+
+    All at once, :math:`\Omega = X X^\top`.
+
+    Examples
+    --------
+    >>> from attention_ref import attention_scores
+    >>> from attention_ref.examples import INPUTS
+    >>> attention_scores(INPUTS, query=1).round(4)  # "journey" against every token
+    array([0.9544, 1.495 , 1.4754, 0.8434, 0.707 , 1.0865])
+    >>> attention_scores(INPUTS).shape  # every token against every token
+    (6, 6)
+    """
+    x = as_inputs(inputs)
+    vector = None if query is None else _query_vector(x, query)  # (..., D)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked below
+        if vector is None:
+            scores = x @ np.swapaxes(x, -1, -2)  # (..., N, N): one row per query
+        else:
+            scores = (x @ vector[..., None])[..., 0]  # (..., N): one score per input
+    if not np.isfinite(scores).all():
+        raise ValueError(
+            f"inputs are too large: a dot product overflows {scores.dtype} "
+            f"(largest |input| is {np.abs(x).max():.3g}); scale the embeddings down"
+        )
+    return scores
+
+
+def attention_weights(scores: ArrayLike, axis: int = -1) -> FloatArray:
+    r"""Step 2: normalise attention scores into weights that sum to 1.
+
+    This is :func:`~attention_ref.softmax` under the name the story uses: each
+    query's row of scores becomes a row of positive weights summing to 1.
+
+    Parameters
+    ----------
+    scores : array_like, shape (..., N)
+        Attention scores, e.g. from :func:`attention_scores`. ``-inf`` masks a
+        token out (weight 0).
+    axis : int, default -1
+        The axis that runs over the inputs being attended to. Keep the default:
+        with ``scores[i, j]`` the score of input ``j`` for query ``i``, each row
+        must sum to 1.
+
+    Returns
+    -------
+    numpy.ndarray
+        Weights of the same shape as `scores`, in ``[0, 1]``, summing to 1 along
+        `axis`.
+
+    Raises
+    ------
+    TypeError
+        If `scores` is not made of real numbers or `axis` is not an integer.
+    ValueError
+        If `scores` is a scalar or empty, holds NaN or ``+inf``, or has a row that
+        is all ``-inf``.
+
+    Notes
+    -----
+    .. math:: \alpha_{ij} = \frac{e^{\omega_{ij}}}{\sum_{k=1}^{N} e^{\omega_{ik}}}
+
+    computed stably, as :func:`~attention_ref.softmax` explains.
+
+    Examples
+    --------
+    >>> from attention_ref import attention_scores, attention_weights
+    >>> from attention_ref.examples import INPUTS
+    >>> weights = attention_weights(attention_scores(INPUTS, query=1))
+    >>> weights.round(4)
+    array([0.1385, 0.2379, 0.2333, 0.124 , 0.1082, 0.1581])
+    >>> float(weights.sum())
+    1.0
+    """
+    return softmax(scores, axis=axis)
+
+
+def context_vector(inputs: ArrayLike, query: int | ArrayLike) -> FloatArray:
+    r"""Step 3 for one query: the attention-weighted sum of all input vectors.
+
+    Parameters
+    ----------
+    inputs : array_like, shape (N, D) or (..., N, D)
+        One embedding per token.
+    query : int or array_like of shape (D,)
+        A token index into `inputs` (negative counts from the end) or any vector of
+        length D.
+
+    Returns
+    -------
+    numpy.ndarray, shape (D,) or (..., D)
+        The context vector of the query.
+
+    Raises
+    ------
+    TypeError
+        If `inputs` or `query` is not made of real numbers, or `query` is neither
+        an integer nor a vector.
+    ValueError
+        If `inputs` is not (..., N, D) with N, D >= 1 or holds NaN or infinity, or
+        a query vector does not have length D.
+    IndexError
+        If a query index is out of range.
+
+    Notes
+    -----
+    Each input is scaled by its attention weight, and the scaled inputs are added:
+
+    .. math:: z^{(i)} = \sum_{j=1}^{N} \alpha_{ij}\, x^{(j)}
+
+    Examples
+    --------
+    >>> from attention_ref import context_vector
+    >>> from attention_ref.examples import INPUTS
+    >>> context_vector(INPUTS, query=1).round(4)  # the context vector of "journey"
+    array([0.4419, 0.6515, 0.5683])
+    """
+    x = as_inputs(inputs)
+    weights = attention_weights(attention_scores(x, query))  # (..., N)
+    return (weights[..., None, :] @ x)[..., 0, :]  # (..., 1, N) @ (..., N, D) -> (..., D)
+
+
+def context_vectors(inputs: ArrayLike) -> FloatArray:
+    r"""All tokens at once: ``softmax(inputs @ inputs.T) @ inputs``.
+
+    The matrix form of steps 1 to 3. It makes one N x N array (the scores, turned
+    into weights in place) and the N x D result, with no Python loop over tokens.
+
+    Parameters
+    ----------
+    inputs : array_like, shape (N, D) or (..., N, D)
+        One embedding per token, with optional leading batch axes.
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, D) or (..., N, D)
+        Row ``i`` is the context vector of token ``i``.
+
+    Raises
+    ------
+    TypeError
+        If `inputs` is not made of real numbers.
+    ValueError
+        If `inputs` is not (..., N, D) with N, D >= 1, holds NaN or infinity, or is
+        so large that a dot product overflows.
+
+    See Also
+    --------
+    context_vectors_loop : the same, one token at a time.
+
+    Notes
+    -----
+    With :math:`X` the N x D matrix of inputs,
+
+    .. math:: Z = \operatorname{softmax}(X X^\top)\, X,
+
+    softmax taken over each row: (N x N) times (N x D) gives N x D. Dividing by the
+    row sums is done after the product, on N x D numbers instead of N x N.
+
+    Examples
+    --------
+    >>> from attention_ref import context_vectors
+    >>> from attention_ref.examples import INPUTS
+    >>> context_vectors(INPUTS).round(4)  # one row per token
+    array([[0.4421, 0.5931, 0.579 ],
+           [0.4419, 0.6515, 0.5683],
+           [0.4431, 0.6496, 0.5671],
+           [0.4304, 0.6298, 0.551 ],
+           [0.4671, 0.591 , 0.5266],
+           [0.4177, 0.6503, 0.5645]])
+    """
+    x = as_inputs(inputs)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked below
+        scores = x @ np.swapaxes(x, -1, -2)  # (..., N, N): one row of scores per query
+    top = scores.max(axis=-1, keepdims=True)  # (..., N, 1)
+    if not np.isfinite(top).all():
+        raise ValueError(
+            f"inputs are too large: a dot product overflows {scores.dtype} "
+            f"(largest |input| is {np.abs(x).max():.3g}); scale the embeddings down"
+        )
+    scores -= top  # in place: the scores become the exponents of a stable softmax
+    np.exp(scores, out=scores)  # (..., N, N): unnormalised weights in (0, 1]
+    context = scores @ x  # (..., N, D)
+    context /= scores.sum(axis=-1, keepdims=True)  # normalise N x D, not N x N
+    return context
+
+
+def context_vectors_loop(inputs: ArrayLike) -> FloatArray:
+    """All tokens one at a time, following the three steps exactly as told.
+
+    Slow on purpose: it is the prose written as code. Use :func:`context_vectors`
+    for real work; the tests prove the two agree.
+
+    Parameters
+    ----------
+    inputs : array_like, shape (N, D) or (..., N, D)
+        One embedding per token, with optional leading batch axes.
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, D) or (..., N, D)
+        Row ``i`` is the context vector of token ``i``.
+
+    Raises
+    ------
+    TypeError
+        If `inputs` is not made of real numbers.
+    ValueError
+        If `inputs` is not (..., N, D) with N, D >= 1 or holds NaN or infinity.
+
+    See Also
+    --------
+    context_vectors : the same as two matrix products.
+
+    Examples
+    --------
+    >>> from attention_ref import context_vectors_loop
+    >>> from attention_ref.examples import INPUTS
+    >>> context_vectors_loop(INPUTS)[1].round(4)  # "journey"
+    array([0.4419, 0.6515, 0.5683])
+    """
+    x = as_inputs(inputs)
+    context = np.empty_like(x)
+    for batch in np.ndindex(x.shape[:-2]):  # one sequence at a time
+        tokens = x[batch]  # (N, D)
+        for i, query in enumerate(tokens):
+            # Step 1: the dot product of the query with every input.
+            scores = np.array([np.dot(query, token) for token in tokens])  # (N,)
+            # Step 2: normalise the scores with softmax.
+            weights = softmax(scores)  # (N,), sums to 1
+            # Step 3: scale each input by its weight and add them up.
+            z = np.zeros_like(query)  # (D,)
+            for weight, token in zip(weights, tokens, strict=True):
+                z += weight * token
+            context[(*batch, i)] = z
+    return context
+
+
+def _query_vector(x: FloatArray, query: int | ArrayLike) -> FloatArray:
+    """The query as a vector: a row of `x` for an index, else a checked (D,) vector."""
+    num_tokens, dim = x.shape[-2:]
+    if isinstance(query, (int, np.integer, bool, np.bool_)):
+        return x[..., as_token_index(query, num_tokens), :]  # (..., D)
+    vector = as_float_array(query, "query")
+    if vector.ndim == 0:
+        return x[..., as_token_index(query, num_tokens), :]  # e.g. np.float64(1.0)
+    if vector.shape != (dim,):
+        raise ValueError(
+            f"query must be a token index or a vector of shape ({dim},) to match "
+            f"inputs of shape {x.shape}; got shape {vector.shape}"
+        )
+    check_no_nan(vector, "query")
+    return vector.astype(np.result_type(x, vector), copy=False)

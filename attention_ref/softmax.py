@@ -1,0 +1,215 @@
+"""Step 2 of the story: turning attention scores into weights that sum to 1.
+
+Three ways to normalise, so the docs can put them side by side:
+
+- :func:`softmax` -- the one to use: exponentiate, then divide by the sum, after
+  subtracting the maximum so that ``exp`` never overflows;
+- :func:`softmax_naive` -- the textbook formula with no shift, which overflows on
+  large scores (kept to show that failure);
+- :func:`normalize_sum` -- plain division by the sum, the simpler idea softmax replaces.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from ._validate import FloatArray, as_scores, check_no_nan
+
+__all__ = ["normalize_sum", "softmax", "softmax_naive"]
+
+
+def softmax(x: ArrayLike, axis: int = -1) -> FloatArray:
+    r"""Normalise scores into weights that are positive and sum to 1, stably.
+
+    Parameters
+    ----------
+    x : array_like
+        Scores, any shape with at least one dimension. Integers become float64;
+        float32 stays float32. ``-inf`` marks an entry to ignore (a masked score).
+    axis : int, default -1
+        The axis to normalise along: each slice along it sums to 1.
+
+    Returns
+    -------
+    numpy.ndarray
+        Weights of the same shape as `x`, each in ``[0, 1]``; ``-inf`` scores get
+        exactly 0.
+
+    Raises
+    ------
+    TypeError
+        If `x` holds booleans, complex numbers, strings or objects, or `axis` is
+        not an integer.
+    ValueError
+        If `x` is a scalar, is empty along `axis`, contains NaN or ``+inf``, or has
+        a slice whose entries are all ``-inf`` (nothing to attend to).
+
+    See Also
+    --------
+    softmax_naive : the same formula without the shift, which overflows.
+    normalize_sum : dividing by the plain sum instead.
+
+    Notes
+    -----
+    Softmax exponentiates each score and divides by the sum of the exponentials:
+
+    .. math:: \operatorname{softmax}(x)_i = \frac{e^{x_i}}{\sum_j e^{x_j}}
+              = \frac{e^{x_i - m}}{\sum_j e^{x_j - m}}, \qquad m = \max_j x_j
+
+    Subtracting the maximum :math:`m` changes nothing mathematically (the factor
+    :math:`e^{-m}` cancels), but every exponent becomes :math:`\le 0`, so ``exp``
+    stays in :math:`(0, 1]` and cannot overflow; the largest term is exactly 1, so
+    the sum cannot underflow to 0 either. PyTorch's ``torch.softmax`` does the same.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from attention_ref import softmax
+    >>> softmax([1.0, 2.0, 3.0])
+    array([0.09003057, 0.24472847, 0.66524096])
+
+    Large scores are no problem, because only differences matter:
+
+    >>> softmax([1000.0, 1001.0, 1002.0])
+    array([0.09003057, 0.24472847, 0.66524096])
+
+    ``-inf`` gets weight exactly 0, which is how a mask works:
+
+    >>> softmax([1.0, -np.inf, 1.0])
+    array([0.5, 0. , 0.5])
+
+    Each row of a matrix is normalised on its own with the default ``axis=-1``:
+
+    >>> softmax([[0.0, 0.0], [0.0, np.log(3.0)]])
+    array([[0.5 , 0.5 ],
+           [0.25, 0.75]])
+    """
+    scores, axis = as_scores(x, axis)
+    check_no_nan(scores, "x", allow_neg_inf=True)
+    top = scores.max(axis=axis, keepdims=True)
+    check_slices_not_all_masked(top, axis, "x")
+    weights = scores - top  # same shape as x: the only array this function makes
+    np.exp(weights, out=weights)
+    weights /= weights.sum(axis=axis, keepdims=True)
+    return weights
+
+
+def check_slices_not_all_masked(top: FloatArray, axis: int, name: str) -> None:
+    """Raise if a slice's maximum is ``-inf``: all its scores are masked out."""
+    masked = np.isneginf(top)
+    if not masked.any():
+        return
+    index: list[object] = list(np.argwhere(masked)[0])
+    index[axis] = ":"
+    where = ", ".join(str(i) for i in index)
+    raise ValueError(
+        f"{name}[{where}] has no finite entry along axis {axis} (all -inf): "
+        "softmax needs at least one score that is not masked out"
+    )
+
+
+def softmax_naive(x: ArrayLike, axis: int = -1) -> FloatArray:
+    r"""Softmax straight from the formula, without subtracting the maximum.
+
+    For teaching only: it shows why :func:`softmax` shifts the scores first.
+    ``exp`` overflows to ``inf`` once a score passes about 709.78 in float64 (88.72
+    in float32), and ``inf / inf`` is ``nan``. numpy then warns (``RuntimeWarning``)
+    and the result holds ``inf`` or ``nan``: that is the point.
+
+    Parameters
+    ----------
+    x : array_like
+        Scores, any shape with at least one dimension; ``-inf`` is allowed.
+    axis : int, default -1
+        The axis to normalise along.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``exp(x) / sum(exp(x))`` of the same shape as `x`, computed as written.
+
+    Raises
+    ------
+    TypeError
+        If `x` holds booleans, complex numbers, strings or objects.
+    ValueError
+        If `x` is a scalar, is empty along `axis`, or contains NaN or ``+inf``.
+
+    Notes
+    -----
+    .. math:: \operatorname{softmax}(x)_i = \frac{e^{x_i}}{\sum_j e^{x_j}}
+
+    Examples
+    --------
+    On small scores it agrees with :func:`softmax`:
+
+    >>> from attention_ref import softmax_naive
+    >>> softmax_naive([1.0, 2.0, 3.0])
+    array([0.09003057, 0.24472847, 0.66524096])
+
+    On large scores ``exp`` overflows:
+
+    >>> import numpy as np
+    >>> with np.errstate(over="ignore", invalid="ignore"):
+    ...     softmax_naive([1000.0, 1001.0, 1002.0])
+    array([nan, nan, nan])
+    """
+    scores, axis = as_scores(x, axis)
+    check_no_nan(scores, "x", allow_neg_inf=True)
+    exps = np.exp(scores)
+    return exps / exps.sum(axis=axis, keepdims=True)
+
+
+def normalize_sum(x: ArrayLike, axis: int = -1) -> FloatArray:
+    r"""Normalise by dividing each entry by the sum of its slice.
+
+    The simple alternative that softmax replaces. The result sums to 1, but a
+    negative score gives a negative "weight" and small differences between scores
+    stay small, so the most relevant token is not brought forward.
+
+    Parameters
+    ----------
+    x : array_like
+        Scores, any shape with at least one dimension, all finite.
+    axis : int, default -1
+        The axis to normalise along.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``x / x.sum(axis)`` of the same shape as `x`.
+
+    Raises
+    ------
+    TypeError
+        If `x` holds booleans, complex numbers, strings or objects.
+    ValueError
+        If `x` is a scalar, is empty along `axis`, contains NaN or infinity, or has
+        a slice that sums to 0 (the division would be undefined).
+
+    Notes
+    -----
+    .. math:: w_i = \frac{x_i}{\sum_j x_j}
+
+    Examples
+    --------
+    >>> from attention_ref import normalize_sum
+    >>> normalize_sum([1.0, 2.0, 3.0, 4.0])
+    array([0.1, 0.2, 0.3, 0.4])
+
+    A negative score gives a negative weight, which softmax never does:
+
+    >>> normalize_sum([-1.0, 2.0, 3.0])
+    array([-0.25,  0.5 ,  0.75])
+    """
+    scores, axis = as_scores(x, axis)
+    check_no_nan(scores, "x")
+    totals = scores.sum(axis=axis, keepdims=True)
+    if (totals == 0).any():
+        where = tuple(int(i) for i in np.argwhere(totals == 0)[0])
+        raise ValueError(
+            f"x sums to 0 along axis {axis} at index {where}; "
+            "normalize_sum cannot divide by 0 (softmax has no such problem)"
+        )
+    return scores / totals
