@@ -7,9 +7,15 @@ The public API, in the order of the story:
   (with :func:`softmax_naive` and :func:`normalize_sum` to show why);
 - :func:`context_vector`, :func:`context_vectors` -- step 3, weighted sums of the
   inputs (:func:`context_vectors_loop` does it one token at a time);
+- :func:`scaled_dot_product_attention`, :func:`causal_mask`, :class:`SelfAttention`,
+  :class:`MultiHeadAttention` -- beyond the story: trainable query, key and value
+  projections, scaling, causal masks and heads;
+- :func:`softmax_jacobian`, :func:`softmax_vjp`, :func:`context_vectors_backward` --
+  gradients, for training;
 - :mod:`attention_ref.examples` -- the worked example's tokens and embeddings.
 """
 
+from .gradients import context_vectors_backward, softmax_jacobian, softmax_vjp
 from .simple import (
     attention_scores,
     attention_weights,
@@ -18,16 +24,29 @@ from .simple import (
     context_vectors_loop,
 )
 from .softmax import normalize_sum, softmax, softmax_naive
+from .trainable import (
+    MultiHeadAttention,
+    SelfAttention,
+    causal_mask,
+    scaled_dot_product_attention,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "MultiHeadAttention",
+    "SelfAttention",
     "attention_scores",
     "attention_weights",
+    "causal_mask",
     "context_vector",
     "context_vectors",
+    "context_vectors_backward",
     "context_vectors_loop",
     "normalize_sum",
+    "scaled_dot_product_attention",
     "softmax",
+    "softmax_jacobian",
     "softmax_naive",
+    "softmax_vjp",
 ]
