@@ -2,12 +2,12 @@
 
 The three steps of the story, each a function:
 
-1. :func:`attention_scores` -- how well a query aligns with every input (dot products);
-2. :func:`attention_weights` -- the scores normalised with softmax, summing to 1;
-3. :func:`context_vector` / :func:`context_vectors` -- the weighted sum of the inputs.
+1. `attention_scores` -- how well a query aligns with every input (dot products);
+2. `attention_weights` -- the scores normalised with softmax, summing to 1;
+3. `context_vector` / `context_vectors` -- the weighted sum of the inputs.
 
-:func:`context_vectors` does all tokens at once with two matrix products;
-:func:`context_vectors_loop` does the same one token at a time, exactly as the prose
+`context_vectors` does all tokens at once with two matrix products;
+`context_vectors_loop` does the same one token at a time, exactly as the prose
 tells it, so the two can be compared.
 """
 
@@ -61,12 +61,14 @@ def attention_scores(inputs: ArrayLike, query: int | ArrayLike | None = None) ->
 
     Notes
     -----
-    The score of input :math:`x^{(j)}` for query :math:`x^{(i)}` is their dot
+    The score of input $x^{(j)}$ for query $x^{(i)}$ is their dot
     product, which is large when the two vectors point the same way:
 
-    .. math:: \omega_{ij} = x^{(i)} \cdot x^{(j)} = \sum_{k=1}^{D} x^{(i)}_k x^{(j)}_k
+    $$
+    \omega_{ij} = x^{(i)} \cdot x^{(j)} = \sum_{k=1}^{D} x^{(i)}_k x^{(j)}_k
+    $$
 
-    All at once, :math:`\Omega = X X^\top`.
+    All at once, $\Omega = X X^\top$.
 
     Examples
     --------
@@ -95,13 +97,13 @@ def attention_scores(inputs: ArrayLike, query: int | ArrayLike | None = None) ->
 def attention_weights(scores: ArrayLike, axis: int = -1) -> FloatArray:
     r"""Step 2: normalise attention scores into weights that sum to 1.
 
-    This is :func:`~attention_ref.softmax` under the name the story uses: each
+    This is `softmax` under the name the story uses: each
     query's row of scores becomes a row of positive weights summing to 1.
 
     Parameters
     ----------
     scores : array_like, shape (..., N)
-        Attention scores, e.g. from :func:`attention_scores`. ``-inf`` masks a
+        Attention scores, e.g. from `attention_scores`. ``-inf`` masks a
         token out (weight 0).
     axis : int, default -1
         The axis that runs over the inputs being attended to. Keep the default:
@@ -124,9 +126,11 @@ def attention_weights(scores: ArrayLike, axis: int = -1) -> FloatArray:
 
     Notes
     -----
-    .. math:: \alpha_{ij} = \frac{e^{\omega_{ij}}}{\sum_{k=1}^{N} e^{\omega_{ik}}}
+    $$
+    \alpha_{ij} = \frac{e^{\omega_{ij}}}{\sum_{k=1}^{N} e^{\omega_{ik}}}
+    $$
 
-    computed stably, as :func:`~attention_ref.softmax` explains.
+    computed stably, as `softmax` explains.
 
     Examples
     --------
@@ -172,7 +176,9 @@ def context_vector(inputs: ArrayLike, query: int | ArrayLike) -> FloatArray:
     -----
     Each input is scaled by its attention weight, and the scaled inputs are added:
 
-    .. math:: z^{(i)} = \sum_{j=1}^{N} \alpha_{ij}\, x^{(j)}
+    $$
+    z^{(i)} = \sum_{j=1}^{N} \alpha_{ij}\, x^{(j)}
+    $$
 
     Examples
     --------
@@ -216,9 +222,11 @@ def context_vectors(inputs: ArrayLike) -> FloatArray:
 
     Notes
     -----
-    With :math:`X` the N x D matrix of inputs,
+    With $X$ the N x D matrix of inputs,
 
-    .. math:: Z = \operatorname{softmax}(X X^\top)\, X,
+    $$
+    Z = \operatorname{softmax}(X X^\top)\, X,
+    $$
 
     softmax taken over each row: (N x N) times (N x D) gives N x D. Dividing by the
     row sums is done after the product, on N x D numbers instead of N x N.
@@ -254,7 +262,7 @@ def context_vectors(inputs: ArrayLike) -> FloatArray:
 def context_vectors_loop(inputs: ArrayLike) -> FloatArray:
     """All tokens one at a time, following the three steps exactly as told.
 
-    Slow on purpose: it is the prose written as code. Use :func:`context_vectors`
+    Slow on purpose: it is the prose written as code. Use `context_vectors`
     for real work; the tests prove the two agree.
 
     Parameters

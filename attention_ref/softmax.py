@@ -2,11 +2,11 @@
 
 Three ways to normalise, so the docs can put them side by side:
 
-- :func:`softmax` -- the one to use: exponentiate, then divide by the sum, after
+- `softmax` -- the one to use: exponentiate, then divide by the sum, after
   subtracting the maximum so that ``exp`` never overflows;
-- :func:`softmax_naive` -- the textbook formula with no shift, which overflows on
+- `softmax_naive` -- the textbook formula with no shift, which overflows on
   large scores (kept to show that failure);
-- :func:`normalize_sum` -- plain division by the sum, the simpler idea softmax replaces.
+- `normalize_sum` -- plain division by the sum, the simpler idea softmax replaces.
 """
 
 from __future__ import annotations
@@ -54,12 +54,14 @@ def softmax(x: ArrayLike, axis: int = -1) -> FloatArray:
     -----
     Softmax exponentiates each score and divides by the sum of the exponentials:
 
-    .. math:: \operatorname{softmax}(x)_i = \frac{e^{x_i}}{\sum_j e^{x_j}}
-              = \frac{e^{x_i - m}}{\sum_j e^{x_j - m}}, \qquad m = \max_j x_j
+    $$
+    \operatorname{softmax}(x)_i = \frac{e^{x_i}}{\sum_j e^{x_j}}
+    = \frac{e^{x_i - m}}{\sum_j e^{x_j - m}}, \qquad m = \max_j x_j
+    $$
 
-    Subtracting the maximum :math:`m` changes nothing mathematically (the factor
-    :math:`e^{-m}` cancels), but every exponent becomes :math:`\le 0`, so ``exp``
-    stays in :math:`(0, 1]` and cannot overflow; the largest term is exactly 1, so
+    Subtracting the maximum $m$ changes nothing mathematically (the factor
+    $e^{-m}$ cancels), but every exponent becomes $\le 0$, so ``exp``
+    stays in $(0, 1]$ and cannot overflow; the largest term is exactly 1, so
     the sum cannot underflow to 0 either. PyTorch's ``torch.softmax`` does the same.
 
     Examples
@@ -112,7 +114,7 @@ def check_slices_not_all_masked(top: FloatArray, axis: int, name: str) -> None:
 def softmax_naive(x: ArrayLike, axis: int = -1) -> FloatArray:
     r"""Softmax straight from the formula, without subtracting the maximum.
 
-    For teaching only: it shows why :func:`softmax` shifts the scores first.
+    For teaching only: it shows why `softmax` shifts the scores first.
     ``exp`` overflows to ``inf`` once a score passes about 709.78 in float64 (88.72
     in float32), and ``inf / inf`` is ``nan``. numpy then warns (``RuntimeWarning``)
     and the result holds ``inf`` or ``nan``: that is the point.
@@ -138,11 +140,13 @@ def softmax_naive(x: ArrayLike, axis: int = -1) -> FloatArray:
 
     Notes
     -----
-    .. math:: \operatorname{softmax}(x)_i = \frac{e^{x_i}}{\sum_j e^{x_j}}
+    $$
+    \operatorname{softmax}(x)_i = \frac{e^{x_i}}{\sum_j e^{x_j}}
+    $$
 
     Examples
     --------
-    On small scores it agrees with :func:`softmax`:
+    On small scores it agrees with `softmax`:
 
     >>> from attention_ref import softmax_naive
     >>> softmax_naive([1.0, 2.0, 3.0])
@@ -190,7 +194,9 @@ def normalize_sum(x: ArrayLike, axis: int = -1) -> FloatArray:
 
     Notes
     -----
-    .. math:: w_i = \frac{x_i}{\sum_j x_j}
+    $$
+    w_i = \frac{x_i}{\sum_j x_j}
+    $$
 
     Examples
     --------
