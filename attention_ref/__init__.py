@@ -2,17 +2,17 @@
 
 The public API, in the order of the story:
 
-- :func:`attention_scores` -- step 1, dot products of a query with every input;
-- :func:`softmax`, :func:`attention_weights` -- step 2, scores to weights summing to 1
-  (with :func:`softmax_naive` and :func:`normalize_sum` to show why);
-- :func:`context_vector`, :func:`context_vectors` -- step 3, weighted sums of the
-  inputs (:func:`context_vectors_loop` does it one token at a time);
-- :func:`scaled_dot_product_attention`, :func:`causal_mask`, :class:`SelfAttention`,
-  :class:`MultiHeadAttention` -- beyond the story: trainable query, key and value
+- `attention_scores` -- step 1, dot products of a query with every input;
+- `softmax`, `attention_weights` -- step 2, scores to weights summing to 1
+  (with `softmax_naive` and `normalize_sum` to show why);
+- `context_vector`, `context_vectors` -- step 3, weighted sums of the
+  inputs (`context_vectors_loop` does it one token at a time);
+- `scaled_dot_product_attention`, `causal_mask`, `SelfAttention`,
+  `MultiHeadAttention` -- beyond the story: trainable query, key and value
   projections, scaling, causal masks and heads;
-- :func:`softmax_jacobian`, :func:`softmax_vjp`, :func:`context_vectors_backward` --
+- `softmax_jacobian`, `softmax_vjp`, `context_vectors_backward` --
   gradients, for training;
-- :mod:`attention_ref.examples` -- the worked example's tokens and embeddings.
+- `attention_ref.examples` -- the worked example's tokens and embeddings.
 """
 
 from .gradients import context_vectors_backward, softmax_jacobian, softmax_vjp

@@ -4,16 +4,16 @@ Training adjusts weights by following gradients backwards through the computatio
 Three pieces, written out by hand so they can be read and checked (the tests compare
 them with finite differences and with ``torch.autograd``):
 
-- :func:`softmax_jacobian` -- the full matrix of derivatives of softmax,
-  :math:`\operatorname{diag}(p) - p p^\top`;
-- :func:`softmax_vjp` -- the same applied to an incoming gradient without forming
+- `softmax_jacobian` -- the full matrix of derivatives of softmax,
+  $\operatorname{diag}(p) - p p^\top$;
+- `softmax_vjp` -- the same applied to an incoming gradient without forming
   the matrix, which is what a backward pass actually does;
-- :func:`context_vectors_backward` -- the gradient of simplified attention,
-  :math:`Z = \operatorname{softmax}(X X^\top) X`, with respect to its inputs.
+- `context_vectors_backward` -- the gradient of simplified attention,
+  $Z = \operatorname{softmax}(X X^\top) X$, with respect to its inputs.
 
-Softmax's derivatives are built from its outputs :math:`p` alone, and every entry is
-bounded (:math:`|J_{ij}| \le 1/4`), whatever the scores were: the gradient can
-neither explode nor be NaN as long as the forward pass computed :math:`p` stably.
+Softmax's derivatives are built from its outputs $p$ alone, and every entry is
+bounded ($|J_{ij}| \le 1/4$), whatever the scores were: the gradient can
+neither explode nor be NaN as long as the forward pass computed $p$ stably.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def softmax_jacobian(p: ArrayLike) -> FloatArray:
     Returns
     -------
     numpy.ndarray, shape (K, K) or (..., K, K)
-        Entry ``[i, j]`` is :math:`\partial p_i / \partial x_j`, the change in output
+        Entry ``[i, j]`` is $\partial p_i / \partial x_j$, the change in output
         ``i`` per unit change in score ``j``. Symmetric, and each row sums to 0.
 
     Raises
@@ -57,14 +57,16 @@ def softmax_jacobian(p: ArrayLike) -> FloatArray:
 
     Notes
     -----
-    Differentiating :math:`p_i = e^{x_i} / \sum_k e^{x_k}`:
+    Differentiating $p_i = e^{x_i} / \sum_k e^{x_k}$:
 
-    .. math:: \frac{\partial p_i}{\partial x_j} = p_i (\delta_{ij} - p_j),
-              \qquad J = \operatorname{diag}(p) - p\, p^\top
+    $$
+    \frac{\partial p_i}{\partial x_j} = p_i (\delta_{ij} - p_j),
+    \qquad J = \operatorname{diag}(p) - p\, p^\top
+    $$
 
     Rows sum to 0 because adding the same constant to every score changes nothing.
-    The largest entry, :math:`p_i (1 - p_i) \le 1/4`, is on the diagonal; a
-    saturated (one-hot) softmax has :math:`J = 0`: no gradient flows.
+    The largest entry, $p_i (1 - p_i) \le 1/4$, is on the diagonal; a
+    saturated (one-hot) softmax has $J = 0$: no gradient flows.
 
     Examples
     --------
@@ -102,7 +104,7 @@ def softmax_vjp(weights: ArrayLike, grad_weights: ArrayLike, axis: int = -1) -> 
     weights : array_like
         Softmax outputs, summing to 1 along `axis`.
     grad_weights : array_like, same shape as `weights`
-        :math:`\partial L / \partial p`, the gradient of a scalar loss with respect
+        $\partial L / \partial p$, the gradient of a scalar loss with respect
         to `weights`.
     axis : int, default -1
         The axis the softmax normalised along.
@@ -110,7 +112,7 @@ def softmax_vjp(weights: ArrayLike, grad_weights: ArrayLike, axis: int = -1) -> 
     Returns
     -------
     numpy.ndarray, same shape as `weights`
-        :math:`\partial L / \partial x`, the gradient with respect to the scores.
+        $\partial L / \partial x$, the gradient with respect to the scores.
         It sums to 0 along `axis`.
 
     Raises
@@ -119,15 +121,17 @@ def softmax_vjp(weights: ArrayLike, grad_weights: ArrayLike, axis: int = -1) -> 
         If an array is not made of real numbers or `axis` is not an integer.
     ValueError
         If `weights` is not a valid softmax output along `axis` (see
-        :func:`softmax_jacobian`), or `grad_weights` differs in shape or holds NaN or
+        `softmax_jacobian`), or `grad_weights` differs in shape or holds NaN or
         infinity.
 
     Notes
     -----
-    With :math:`g = \partial L / \partial p`:
+    With $g = \partial L / \partial p$:
 
-    .. math:: \frac{\partial L}{\partial x_j} = \sum_i g_i\, p_i (\delta_{ij} - p_j)
-              = p_j \Bigl(g_j - \sum_i g_i p_i\Bigr)
+    $$
+    \frac{\partial L}{\partial x_j} = \sum_i g_i\, p_i (\delta_{ij} - p_j)
+    = p_j \Bigl(g_j - \sum_i g_i p_i\Bigr)
+    $$
 
     Each score's gradient is its weight times how much its own incoming gradient
     beats the weighted average of all of them.
@@ -149,7 +153,7 @@ def softmax_vjp(weights: ArrayLike, grad_weights: ArrayLike, axis: int = -1) -> 
 
 
 def _softmax_vjp(probs: FloatArray, grad: FloatArray, axis: int) -> FloatArray:
-    """:func:`softmax_vjp` on checked arrays: ``p * (g - sum(g * p))`` along `axis`."""
+    """`softmax_vjp` on checked arrays: ``p * (g - sum(g * p))`` along `axis`."""
     average = (grad * probs).sum(axis=axis, keepdims=True)  # the p-weighted mean of g
     return probs * (grad - average)
 
@@ -157,10 +161,10 @@ def _softmax_vjp(probs: FloatArray, grad: FloatArray, axis: int) -> FloatArray:
 def context_vectors_backward(inputs: ArrayLike, grad_context: ArrayLike) -> FloatArray:
     r"""The backward pass of simplified attention: the gradient with respect to X.
 
-    For :math:`Z = \operatorname{softmax}(X X^\top) X`
-    (:func:`~attention_ref.context_vectors`) and the gradient
-    :math:`G = \partial L / \partial Z` of some scalar loss, return
-    :math:`\partial L / \partial X`.
+    For $Z = \operatorname{softmax}(X X^\top) X$
+    (`context_vectors`) and the gradient
+    $G = \partial L / \partial Z$ of some scalar loss, return
+    $\partial L / \partial X$.
 
     Parameters
     ----------
@@ -172,7 +176,7 @@ def context_vectors_backward(inputs: ArrayLike, grad_context: ArrayLike) -> Floa
     Returns
     -------
     numpy.ndarray, same shape as `inputs`
-        :math:`\partial L / \partial X`.
+        $\partial L / \partial X$.
 
     Raises
     ------
@@ -186,21 +190,23 @@ def context_vectors_backward(inputs: ArrayLike, grad_context: ArrayLike) -> Floa
     Notes
     -----
     X appears three times: as the queries and the keys of the scores
-    :math:`S = X X^\top`, and as the values in :math:`Z = A X` with
-    :math:`A = \operatorname{softmax}(S)` row by row. The gradient is the sum of the
+    $S = X X^\top$, and as the values in $Z = A X$ with
+    $A = \operatorname{softmax}(S)$ row by row. The gradient is the sum of the
     three paths:
 
-    .. math::
-        \frac{\partial L}{\partial A} = G X^\top, \qquad
-        \frac{\partial L}{\partial S} = A \odot \Bigl(\frac{\partial L}{\partial A}
-            - \operatorname{rowsum}\bigl(\tfrac{\partial L}{\partial A} \odot A\bigr)
-            \Bigr),
+    $$
+    \frac{\partial L}{\partial A} = G X^\top, \qquad
+    \frac{\partial L}{\partial S} = A \odot \Bigl(\frac{\partial L}{\partial A}
+    - \operatorname{rowsum}\bigl(\tfrac{\partial L}{\partial A} \odot A\bigr)
+    \Bigr),
+    $$
 
-    .. math::
-        \frac{\partial L}{\partial X} =
-        \underbrace{A^\top G}_{\text{as values}}
-        + \underbrace{\frac{\partial L}{\partial S}\, X}_{\text{as queries}}
-        + \underbrace{\Bigl(\frac{\partial L}{\partial S}\Bigr)^{\!\top} X}_{\text{as keys}}
+    $$
+    \frac{\partial L}{\partial X} =
+    \underbrace{A^\top G}_{\text{as values}}
+    + \underbrace{\frac{\partial L}{\partial S}\, X}_{\text{as queries}}
+    + \underbrace{\Bigl(\frac{\partial L}{\partial S}\Bigr)^{\!\top} X}_{\text{as keys}}
+    $$
 
     Examples
     --------

@@ -5,19 +5,19 @@ themselves, so it can only find *similar* tokens. Here each token is first proje
 three ways by trainable matrices -- a query (what it looks for), a key (what it
 offers) and a value (what it passes on) -- and the story's three steps run on those:
 
-- :func:`scaled_dot_product_attention` -- scores ``query @ key.T`` scaled by
-  :math:`1/\sqrt{d_k}`, masked, softmaxed and applied to ``value``, with the semantics
+- `scaled_dot_product_attention` -- scores ``query @ key.T`` scaled by
+  $1/\sqrt{d_k}$, masked, softmaxed and applied to ``value``, with the semantics
   of ``torch.nn.functional.scaled_dot_product_attention``;
-- :func:`causal_mask` -- the lower-triangular mask that stops a token from seeing
+- `causal_mask` -- the lower-triangular mask that stops a token from seeing
   the tokens after it;
-- :class:`SelfAttention` -- the three projections ``W_query``, ``W_key``,
+- `SelfAttention` -- the three projections ``W_query``, ``W_key``,
   ``W_value`` followed by scaled dot-product attention;
-- :class:`MultiHeadAttention` -- the same split into independent heads, merged and
+- `MultiHeadAttention` -- the same split into independent heads, merged and
   mixed by an output projection ``W_out``.
 
 With the embeddings themselves as queries, keys and values and the scale 1,
 ``scaled_dot_product_attention(inputs, inputs, inputs, scale=1.0)`` is exactly the
-weight-free :func:`~attention_ref.context_vectors` of the story.
+weight-free `context_vectors` of the story.
 """
 
 from __future__ import annotations
@@ -108,11 +108,11 @@ def scaled_dot_product_attention(
         query may attend to the key, ``False`` masks it out. Float: added to the
         scores, so ``-inf`` masks out and finite values bias the scores.
     causal : bool, default False
-        Let query ``i`` attend only to keys ``0 .. i`` (:func:`causal_mask` of shape
+        Let query ``i`` attend only to keys ``0 .. i`` (`causal_mask` of shape
         (L, S), aligned at the top left as in PyTorch, also when L != S). Combined
         with `mask` if both are given (PyTorch refuses that combination).
     scale : float, optional
-        The factor applied to the scores; default :math:`1/\sqrt{E}`.
+        The factor applied to the scores; default $1/\sqrt{E}$.
     return_weights : bool, default False
         Also return the attention weights.
 
@@ -144,19 +144,21 @@ def scaled_dot_product_attention(
 
     Notes
     -----
-    With :math:`Q` (L x E), :math:`K` (S x E), :math:`V` (S x Ev) and the scale
-    :math:`s`:
+    With $Q$ (L x E), $K$ (S x E), $V$ (S x Ev) and the scale
+    $s$:
 
-    .. math:: \operatorname{Attention}(Q, K, V)
-              = \operatorname{softmax}\!\left(s\, Q K^\top + M\right) V,
-              \qquad s = \frac{1}{\sqrt{E}} \text{ by default},
+    $$
+    \operatorname{Attention}(Q, K, V)
+    = \operatorname{softmax}\!\left(s\, Q K^\top + M\right) V,
+    \qquad s = \frac{1}{\sqrt{E}} \text{ by default},
+    $$
 
-    where :math:`M_{ij}` is 0 where query :math:`i` may attend to key :math:`j` and
-    :math:`-\infty` where it may not (or the float mask itself). Dividing by
-    :math:`\sqrt{E}` keeps the spread of the scores near 1 whatever the dimension:
+    where $M_{ij}$ is 0 where query $i$ may attend to key $j$ and
+    $-\infty$ where it may not (or the float mask itself). Dividing by
+    $\sqrt{E}$ keeps the spread of the scores near 1 whatever the dimension:
     the dot product of two vectors with independent unit-variance entries has
-    variance :math:`E`, and softmax of widely spread scores is nearly one-hot.
-    Softmax is the stable :func:`~attention_ref.softmax`.
+    variance $E$, and softmax of widely spread scores is nearly one-hot.
+    Softmax is the stable `softmax`.
 
     Examples
     --------
@@ -165,12 +167,12 @@ def scaled_dot_product_attention(
     >>> from attention_ref.examples import INPUTS
 
     With the embeddings as queries, keys and values and the scale 1, this is the
-    weight-free attention of :func:`~attention_ref.context_vectors`:
+    weight-free attention of `context_vectors`:
 
     >>> scaled_dot_product_attention(INPUTS, INPUTS, INPUTS, scale=1.0)[1].round(4)
     array([0.4419, 0.6515, 0.5683])
 
-    The default scale is :math:`1/\sqrt{3}` here; ``causal=True`` lets each token
+    The default scale is $1/\sqrt{3}$ here; ``causal=True`` lets each token
     see only itself and the tokens before it, so "Your" can only attend to itself:
 
     >>> context, weights = scaled_dot_product_attention(
@@ -335,15 +337,17 @@ class SelfAttention:
 
     Notes
     -----
-    For inputs :math:`X` (N x d_in):
+    For inputs $X$ (N x d_in):
 
-    .. math:: Q = X W_q, \quad K = X W_k, \quad V = X W_v, \qquad
-              Z = \operatorname{softmax}\!\left(\frac{Q K^\top}{\sqrt{d_{out}}}
-              + M\right) V
+    $$
+    Q = X W_q, \quad K = X W_k, \quad V = X W_v, \qquad
+    Z = \operatorname{softmax}\!\left(\frac{Q K^\top}{\sqrt{d_{out}}}
+    + M\right) V
+    $$
 
-    with :math:`M` the causal mask (0 or :math:`-\infty`) when ``causal=True``.
+    with $M$ the causal mask (0 or $-\infty$) when ``causal=True``.
     Because query and key come from *different* matrices, the score of token
-    :math:`j` for token :math:`i`, :math:`x^{(i)} W_q W_k^\top x^{(j)\top}`, is no
+    $j$ for token $i$, $x^{(i)} W_q W_k^\top x^{(j)\top}$, is no
     longer a plain similarity of the embeddings: training can make any token attend
     to any other.
 
@@ -403,7 +407,7 @@ class SelfAttention:
     def random(cls, d_in: int, d_out: int, *, seed: Seed, causal: bool = False) -> SelfAttention:
         r"""Draw the three weight matrices from a seeded random generator.
 
-        Each entry is uniform in :math:`[-1/\sqrt{d_{in}}, 1/\sqrt{d_{in}})`, the
+        Each entry is uniform in $[-1/\sqrt{d_{in}}, 1/\sqrt{d_{in}})$, the
         range ``torch.nn.Linear`` starts from, drawn in the order ``W_query``,
         ``W_key``, ``W_value``.
 
@@ -536,16 +540,14 @@ class MultiHeadAttention:
 
     Shapes, for inputs (..., N, d_in) and H heads:
 
-    ============================  =====================  ==========================
-    step                          array                  shape
-    ============================  =====================  ==========================
-    project                       queries, keys, values  (..., N, d_out)
-    split heads                   per-head q, k, v       (..., H, N, d_head)
-    attend (each head)            weights                (..., H, N, N)
-    attend (each head)            context per head       (..., H, N, d_head)
-    merge heads                   context                (..., N, d_out)
-    output projection             output                 (..., N, d_out)
-    ============================  =====================  ==========================
+    | step               | array                 | shape               |
+    |--------------------|-----------------------|---------------------|
+    | project            | queries, keys, values | (..., N, d_out)     |
+    | split heads        | per-head q, k, v      | (..., H, N, d_head) |
+    | attend (each head) | weights               | (..., H, N, N)      |
+    | attend (each head) | context per head      | (..., H, N, d_head) |
+    | merge heads        | context               | (..., N, d_out)     |
+    | output projection  | output                | (..., N, d_out)     |
 
     Parameters
     ----------
@@ -584,12 +586,14 @@ class MultiHeadAttention:
 
     Notes
     -----
-    For head :math:`h` with column block :math:`[h]` of each projection:
+    For head $h$ with column block $[h]$ of each projection:
 
-    .. math:: Z_h = \operatorname{softmax}\!\left(
-              \frac{(X W_q^{[h]})(X W_k^{[h]})^\top}{\sqrt{d_{head}}} + M\right)
-              X W_v^{[h]}, \qquad
-              \operatorname{MultiHead}(X) = [Z_1, \dots, Z_H]\, W_{out}
+    $$
+    Z_h = \operatorname{softmax}\!\left(
+    \frac{(X W_q^{[h]})(X W_k^{[h]})^\top}{\sqrt{d_{head}}} + M\right)
+    X W_v^{[h]}, \qquad
+    \operatorname{MultiHead}(X) = [Z_1, \dots, Z_H]\, W_{out}
+    $$
 
     Examples
     --------
@@ -641,7 +645,7 @@ class MultiHeadAttention:
     ) -> MultiHeadAttention:
         r"""Draw all four weight matrices from a seeded random generator.
 
-        Entries are uniform in :math:`[-1/\sqrt{\text{fan-in}}, 1/\sqrt{\text{fan-in}})`
+        Entries are uniform in $[-1/\sqrt{\text{fan-in}}, 1/\sqrt{\text{fan-in}})$
         (fan-in d_in for the projections, d_out for ``W_out``), drawn in the order
         ``W_query``, ``W_key``, ``W_value``, ``W_out``.
 
@@ -762,7 +766,7 @@ class MultiHeadAttention:
         return np.swapaxes(x, -3, -2)  # (..., H, N, d_head)
 
     def _merge_heads(self, x: FloatArray) -> FloatArray:
-        """(..., H, N, d_head) -> (..., N, d_out): the inverse of :meth:`_split_heads`."""
+        """(..., H, N, d_head) -> (..., N, d_out): the inverse of `_split_heads`."""
         x = np.swapaxes(x, -3, -2)  # (..., N, H, d_head)
         return x.reshape(*x.shape[:-2], self.d_out)  # (..., N, d_out)
 
