@@ -224,7 +224,11 @@ def scaled_dot_product_attention(
             f"the scores overflow {dtype} (largest |query| is {np.abs(q).max():.3g}, "
             f"largest |key| is {np.abs(k).max():.3g}); scale the inputs down"
         )
-    if checked_mask is not None and checked_mask.dtype != np.bool_:
+    if checked_mask is None:
+        pass
+    elif checked_mask.dtype == np.bool_:
+        scores = np.where(checked_mask, scores, -np.inf)  # False: may not attend
+    else:
         with np.errstate(over="ignore"):  # e.g. -1e300 in float32: -inf, still masked
             scores = (scores + checked_mask).astype(dtype)  # a float mask is added
         if np.isposinf(scores).any():
@@ -232,8 +236,6 @@ def scaled_dot_product_attention(
                 f"mask added to the scores overflows {dtype} (largest mask entry is "
                 f"{checked_mask.max():.3g}); keep the float mask's entries small or -inf"
             )
-    if checked_mask is not None and checked_mask.dtype == np.bool_:
-        scores = np.where(checked_mask, scores, -np.inf)  # False: may not attend
     if causal:
         scores = np.where(causal_mask(num_queries, num_keys), scores, -np.inf)
 
