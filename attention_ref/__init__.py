@@ -16,6 +16,7 @@ The public API, in the order of the story:
 """
 
 from .gradients import context_vectors_backward, softmax_jacobian, softmax_vjp
+from .normalize import normalize_sum, softmax, softmax_naive
 from .simple import (
     attention_scores,
     attention_weights,
@@ -23,7 +24,6 @@ from .simple import (
     context_vectors,
     context_vectors_loop,
 )
-from .softmax import normalize_sum, softmax, softmax_naive
 from .trainable import (
     MultiHeadAttention,
     SelfAttention,

@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._validate import FloatArray, as_float_array, as_inputs, as_token_index, check_no_nan
-from .softmax import softmax
+from .normalize import softmax
 
 __all__ = [
     "attention_scores",

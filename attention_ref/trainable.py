@@ -39,7 +39,7 @@ from ._validate import (
     as_scale,
     check_query_key_value,
 )
-from .softmax import softmax
+from .normalize import softmax
 
 __all__ = [
     "MultiHeadAttention",
