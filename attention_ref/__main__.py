@@ -258,6 +258,20 @@ def walk_through(tokens: list[str], inputs: FloatArray, query: int) -> Walkthrou
     )
 
 
+def story_of(args: argparse.Namespace) -> Walkthrough:
+    """Everything to print, from the parsed arguments; bad input raises `UsageError`."""
+    if args.input is None:
+        tokens, inputs, default_query = list(TOKENS), INPUTS, EXAMPLE_QUERY
+    else:
+        tokens, inputs = read_inputs(args.input)
+        default_query = "0"
+    query = find_query(default_query if args.query is None else args.query, tokens)
+    try:
+        return walk_through(tokens, inputs, query)
+    except (ValueError, TypeError) as error:  # the package's checks, e.g. overflowing scores
+        raise UsageError(f"--input {args.input}: {error}") from None
+
+
 # Output ----------------------------------------------------------------------------
 
 
@@ -372,15 +386,8 @@ def main(argv: list[str] | None = None) -> int:
     """
     try:
         args = build_parser().parse_args(argv)
-        if args.input is None:
-            tokens, inputs = list(TOKENS), INPUTS
-        else:
-            tokens, inputs = read_inputs(args.input)
-        default_query = EXAMPLE_QUERY if args.input is None else "0"
-        query = find_query(default_query if args.query is None else args.query, tokens)
-        story = walk_through(tokens, inputs, query)
-    except (UsageError, ValueError, TypeError, IndexError) as error:
-        # ValueError and friends: the package's own checks, e.g. inputs too large.
+        story = story_of(args)
+    except UsageError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
     print(to_json(story) if args.json else to_text(story, args.precision))
