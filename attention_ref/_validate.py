@@ -47,7 +47,7 @@ def as_float_array(x: ArrayLike, name: str) -> FloatArray:
         "U": "strings",
         "S": "bytes",
         "O": "Python objects",
-    }.get(kind, f"dtype {array.dtype}")
+    }.get(kind, "values that are not numbers")
     raise TypeError(
         f"{name} must contain real numbers (float or int); got {what} (dtype {array.dtype})"
     )

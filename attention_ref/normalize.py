@@ -87,11 +87,19 @@ def softmax(x: ArrayLike, axis: int = -1) -> FloatArray:
     array([[0.5 , 0.5 ],
            [0.25, 0.75]])
     """
-    scores, axis = as_scores(x, axis)
-    check_no_nan(scores, "x", allow_neg_inf=True)
+    return stable_softmax(x, axis, name="x")
+
+
+def stable_softmax(x: ArrayLike, axis: int, name: str) -> FloatArray:
+    """`softmax`, with errors naming the argument as the caller knows it."""
+    scores, axis = as_scores(x, axis, name)
+    check_no_nan(scores, name, allow_neg_inf=True)
     top = scores.max(axis=axis, keepdims=True)
-    check_slices_not_all_masked(top, axis, "x")
-    weights = scores - top  # same shape as x: the only array this function makes
+    check_slices_not_all_masked(top, axis, name)
+    # A difference beyond the float range is -inf, whose exp is exactly the 0 it
+    # should be: nothing to warn about.
+    with np.errstate(over="ignore"):
+        weights = scores - top  # same shape as x: the only array this function makes
     np.exp(weights, out=weights)
     weights /= weights.sum(axis=axis, keepdims=True)
     return weights
@@ -211,11 +219,15 @@ def normalize_sum(x: ArrayLike, axis: int = -1) -> FloatArray:
     """
     scores, axis = as_scores(x, axis)
     check_no_nan(scores, "x")
-    totals = scores.sum(axis=axis, keepdims=True)
+    # Divide by the largest magnitude first, so that the sum cannot overflow.
+    largest = np.abs(scores).max(axis=axis, keepdims=True)
+    scaled = np.divide(scores, largest, out=np.zeros_like(scores), where=largest > 0)
+    totals = scaled.sum(axis=axis, keepdims=True)
     if (totals == 0).any():
         where = tuple(int(i) for i in np.argwhere(totals == 0)[0])
         raise ValueError(
             f"x sums to 0 along axis {axis} at index {where}; "
             "normalize_sum cannot divide by 0 (softmax has no such problem)"
         )
-    return scores / totals
+    scaled /= totals
+    return scaled

@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._validate import FloatArray, as_float_array, as_inputs, as_token_index, check_no_nan
-from .normalize import softmax
+from .normalize import softmax, stable_softmax
 
 __all__ = [
     "attention_scores",
@@ -80,17 +80,18 @@ def attention_scores(inputs: ArrayLike, query: int | ArrayLike | None = None) ->
     (6, 6)
     """
     x = as_inputs(inputs)
-    vector = None if query is None else _query_vector(x, query)  # (..., D)
-    with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked below
-        if vector is None:
+    if query is None:
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked below
             scores = x @ np.swapaxes(x, -1, -2)  # (..., N, N): one row per query
-        else:
-            scores = (x @ vector[..., None])[..., 0]  # (..., N): one score per input
-    if not np.isfinite(scores).all():
-        raise ValueError(
-            f"inputs are too large: a dot product overflows {scores.dtype} "
-            f"(largest |input| is {np.abs(x).max():.3g}); scale the embeddings down"
-        )
+        check_scores_finite(scores, x)
+        return scores
+    vector = _query_vector(x, query)  # (..., D)
+    with np.errstate(over="ignore", invalid="ignore"):
+        scores = (x @ vector[..., None])[..., 0]  # (..., N): one score per input
+    if isinstance(query, (int, np.integer)):
+        check_scores_finite(scores, x)
+    else:
+        check_scores_finite(scores, x, vector)
     return scores
 
 
@@ -142,7 +143,7 @@ def attention_weights(scores: ArrayLike, axis: int = -1) -> FloatArray:
     >>> float(weights.sum())
     1.0
     """
-    return softmax(scores, axis=axis)
+    return stable_softmax(scores, axis, name="scores")
 
 
 def context_vector(inputs: ArrayLike, query: int | ArrayLike) -> FloatArray:
@@ -187,6 +188,11 @@ def context_vector(inputs: ArrayLike, query: int | ArrayLike) -> FloatArray:
     >>> context_vector(INPUTS, query=1).round(4)  # the context vector of "journey"
     array([0.4419, 0.6515, 0.5683])
     """
+    if query is None:
+        raise TypeError(
+            "query must be a token index (int) or a vector of length D; got None "
+            "(for every token at once, use context_vectors)"
+        )
     x = as_inputs(inputs)
     weights = attention_weights(attention_scores(x, query))  # (..., N)
     return (weights[..., None, :] @ x)[..., 0, :]  # (..., 1, N) @ (..., N, D) -> (..., D)
@@ -246,13 +252,13 @@ def context_vectors(inputs: ArrayLike) -> FloatArray:
     x = as_inputs(inputs)
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked below
         scores = x @ np.swapaxes(x, -1, -2)  # (..., N, N): one row of scores per query
+    # Each row's maximum is at least its diagonal |x_i|^2 >= 0, so a row of scores with
+    # an overflow or a NaN in it has a maximum that is inf or NaN: checking the N maxima
+    # checks all N x N scores.
     top = scores.max(axis=-1, keepdims=True)  # (..., N, 1)
-    if not np.isfinite(top).all():
-        raise ValueError(
-            f"inputs are too large: a dot product overflows {scores.dtype} "
-            f"(largest |input| is {np.abs(x).max():.3g}); scale the embeddings down"
-        )
-    scores -= top  # in place: the scores become the exponents of a stable softmax
+    check_scores_finite(top, x)
+    with np.errstate(over="ignore"):  # beyond the float range is -inf: weight exactly 0
+        scores -= top  # in place: the scores become the exponents of a stable softmax
     np.exp(scores, out=scores)  # (..., N, N): unnormalised weights in (0, 1]
     context = scores @ x  # (..., N, D)
     context /= scores.sum(axis=-1, keepdims=True)  # normalise N x D, not N x N
@@ -299,7 +305,9 @@ def context_vectors_loop(inputs: ArrayLike) -> FloatArray:
         tokens = x[batch]  # (N, D)
         for i, query in enumerate(tokens):
             # Step 1: the dot product of the query with every input.
-            scores = np.array([np.dot(query, token) for token in tokens])  # (N,)
+            with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked below
+                scores = np.array([np.dot(query, token) for token in tokens])  # (N,)
+            check_scores_finite(scores, x)
             # Step 2: normalise the scores with softmax.
             weights = softmax(scores)  # (N,), sums to 1
             # Step 3: scale each input by its weight and add them up.
@@ -308,6 +316,24 @@ def context_vectors_loop(inputs: ArrayLike) -> FloatArray:
                 z += weight * token
             context[(*batch, i)] = z
     return context
+
+
+def check_scores_finite(
+    scores: FloatArray, inputs: FloatArray, query: FloatArray | None = None
+) -> None:
+    """Raise if a dot product overflowed, naming what is too large."""
+    if np.isfinite(scores).all():
+        return
+    if query is None:
+        raise ValueError(
+            f"inputs are too large: a dot product overflows {scores.dtype} "
+            f"(largest |input| is {np.abs(inputs).max():.3g}); scale the embeddings down"
+        )
+    raise ValueError(
+        f"query and inputs are too large together: a dot product overflows {scores.dtype} "
+        f"(largest |query| is {np.abs(query).max():.3g}, largest |input| is "
+        f"{np.abs(inputs).max():.3g}); scale them down"
+    )
 
 
 def _query_vector(x: FloatArray, query: int | ArrayLike) -> FloatArray:
@@ -324,4 +350,7 @@ def _query_vector(x: FloatArray, query: int | ArrayLike) -> FloatArray:
             f"inputs of shape {x.shape}; got shape {vector.shape}"
         )
     check_no_nan(vector, "query")
-    return vector.astype(np.result_type(x, vector), copy=False)
+    # A list of Python numbers takes the inputs' dtype (float32 stays float32); an
+    # array keeps numpy's usual promotion.
+    dtype = np.result_type(x, vector) if isinstance(query, np.ndarray) else x.dtype
+    return vector.astype(dtype, copy=False)
