@@ -1,4 +1,4 @@
-"""Run every code block of the site as a test (Sybil).
+"""Run every code block of the site and of the README as a test (Sybil).
 
 - ```python blocks run as scripts; ```pycon blocks (and python blocks starting with
   ">>>") run as doctests, so the output a page shows is the output the code gives.
@@ -21,6 +21,7 @@ from sybil.evaluators.doctest import DocTestEvaluator
 from sybil.evaluators.python import PythonEvaluator
 from sybil.parsers.abstract.doctest import DocTestStringParser
 from sybil.parsers.markdown.lexers import FencedCodeBlockLexer
+from sybil.sybil import SybilCollection
 
 # The figure and hook modules under docs/ are build inputs, not tests.
 collect_ignore_glob = ["docs/**/*.py"]
@@ -73,10 +74,15 @@ def reset_print_options(namespace: dict) -> None:
 
 PRINT_DEFAULTS = np.get_printoptions()
 
-pytest_collect_file = Sybil(
-    parsers=[CodeBlockParser()],
-    patterns=["*.md"],
-    path="docs",
-    excludes=["snippets/*"],
-    setup=reset_print_options,
+pytest_collect_file = SybilCollection(
+    [
+        Sybil(
+            parsers=[CodeBlockParser()],
+            patterns=["*.md"],
+            path="docs",
+            excludes=["snippets/*"],
+            setup=reset_print_options,
+        ),
+        Sybil(parsers=[CodeBlockParser()], patterns=["README.md"], setup=reset_print_options),
+    ]
 ).pytest()
