@@ -28,7 +28,7 @@ def matrix_axis(theme: Theme):
         ("softmax(scores, axis=0)\ncolumns sum to 1", softmax(scores, axis=0)),
     ]
     vmax = max(weights.max() for _, weights in cases)
-    fig = new_figure(theme, 7.6, 4.6)
+    fig = new_figure(theme, 7.6, 4.0)
     axes = fig.subplots(1, 2)
     for ax, (title, weights) in zip(axes, cases, strict=True):
         heatmap(ax, theme, weights, TOKENS, TOKENS, vmin=0.0, vmax=vmax)
