@@ -17,7 +17,7 @@ def causal_weights(theme: Theme):
     attention = SelfAttention.random(3, 2, seed=SEED, causal=True)
     _, weights = attention(INPUTS, return_weights=True)  # (N, N)
     shown = np.where(causal_mask(len(TOKENS)), weights, np.nan)  # (N, N): future blank
-    fig = new_figure(theme, 5.2, 4.6)
+    fig = new_figure(theme, 4.6, 4.2)
     ax = fig.add_subplot()
     heatmap(ax, theme, shown, TOKENS, TOKENS, decimals=2, vmin=0.0, vmax=1.0)
     style_axes(ax, theme, spines=False)

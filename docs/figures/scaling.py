@@ -37,7 +37,7 @@ def mean_entropies() -> tuple[np.ndarray, np.ndarray]:
 def scaling_entropy(theme: Theme):
     """Two lines over log2(d_k), with the uniform weights' entropy ln N as a dashed line."""
     unscaled, scaled = mean_entropies()
-    fig = new_figure(theme, 6.4, 4.0)
+    fig = new_figure(theme, 5.0, 3.8)
     ax = fig.add_subplot()
     uniform = np.log(NUM_TOKENS)
     ax.axhline(uniform, color=theme.muted, linestyle="--", linewidth=1.2)

@@ -28,7 +28,7 @@ def warm_mat(theme: Theme):
     weight_free = softmax(CAT_INPUTS @ CAT_INPUTS[WARM])  # (N,): softmax(X x_warm)
     _, weights = hand_chosen()(CAT_INPUTS, return_weights=True)  # (N, N)
     chosen = weights[WARM]  # (N,)
-    fig = new_figure(theme, 6.0, 5.2)
+    fig = new_figure(theme, 5.0, 4.8)
     ax = fig.add_subplot()
     rows = np.arange(len(CAT_TOKENS))  # (N,)
     height = 0.4
