@@ -9,6 +9,7 @@ and link only to pages that exist; in both colour schemes and at phone width.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import os
@@ -166,6 +167,24 @@ PAGE_CHECKS = """() => {
   return problems;
 }"""
 
+SETTLED = """() =>
+  [...document.querySelectorAll("article img")].every(img => img.complete) &&
+  [...document.querySelectorAll(".arithmatex")].every(el => el.querySelector(".katex"))"""
+
+
+def settle(page) -> None:
+    """Wait until the page's images are loaded and its math is rendered, or 20 s pass.
+
+    The load state alone is not enough: after instant navigation it is the first
+    page's, and on a busy machine KaTeX can finish after the network goes idle.
+    If the page never settles, PAGE_CHECKS reports what is missing.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    with contextlib.suppress(PlaywrightTimeout):
+        page.wait_for_function(SETTLED, timeout=20_000)
+
+
 LINKS = """() => [...document.querySelectorAll("a[href]")].map(a => a.href)"""
 
 
@@ -177,6 +196,7 @@ def check_pages(browser, pages: list[str], site_url: str, **context_options) -> 
     try:
         for url in pages:
             watch.page.goto(url, wait_until="networkidle")
+            settle(watch.page)
             problems += [f"{url}: {p}" for p in watch.page.evaluate(PAGE_CHECKS)]
             links.update(watch.page.evaluate(LINKS))
             problems += [f"{url}: {e}" for e in watch.errors]
@@ -203,6 +223,7 @@ def test_every_page_fits_a_phone(browser, pages, site_url):
     try:
         for url in pages:
             watch.page.goto(url, wait_until="networkidle")
+            settle(watch.page)
             width = watch.page.evaluate("document.documentElement.scrollWidth")
             if width > 390:
                 too_wide.append(f"{url}: {width}px wide")
@@ -228,7 +249,7 @@ def test_math_renders_after_instant_navigation(browser, pages, site_url):
             target = urljoin(watch.page.url, next_link.get_attribute("href"))
             next_link.click()
             watch.page.wait_for_function(f"location.href === {target!r}")
-            watch.page.wait_for_load_state("networkidle")
+            settle(watch.page)
             assert watch.page.evaluate("window.sameDocument") is True, f"{target} reloaded"
             assert watch.page.evaluate(PAGE_CHECKS) == [], target
             visited.append(target)

@@ -86,8 +86,7 @@ def heatmap(
 
     Cells that are NaN (e.g. masked out) are left blank.
     """
-    cmap = matplotlib.colormaps[theme.cmap].copy()
-    cmap.set_bad(alpha=0.0)
+    cmap = matplotlib.colormaps[theme.cmap].with_extremes(bad=(0.0, 0.0, 0.0, 0.0))
     image = ax.imshow(np.ma.masked_invalid(matrix), cmap=cmap, vmin=vmin, vmax=vmax)
     ax.set_xticks(range(len(col_labels)), labels=col_labels, rotation=45, ha="right")
     ax.set_yticks(range(len(row_labels)), labels=row_labels)
