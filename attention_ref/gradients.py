@@ -103,7 +103,7 @@ def softmax_vjp(weights: ArrayLike, grad_weights: ArrayLike, axis: int = -1) -> 
     ----------
     weights : array_like
         Softmax outputs, summing to 1 along `axis`.
-    grad_weights : array_like, same shape as `weights`
+    grad_weights : array_like, same shape as weights
         $\partial L / \partial p$, the gradient of a scalar loss with respect
         to `weights`.
     axis : int, default -1
@@ -170,7 +170,7 @@ def context_vectors_backward(inputs: ArrayLike, grad_context: ArrayLike) -> Floa
     ----------
     inputs : array_like, shape (N, D) or (..., N, D)
         X, one embedding per token, as given to the forward pass.
-    grad_context : array_like, same shape as `inputs`
+    grad_context : array_like, same shape as inputs
         G, the gradient of the loss with respect to the context vectors.
 
     Returns

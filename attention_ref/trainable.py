@@ -51,6 +51,24 @@ __all__ = [
 Seed = int | np.random.Generator
 
 
+def as_generator(seed: Seed) -> np.random.Generator:
+    """A generator from `seed`: an integer >= 0, or a generator used as it is.
+
+    ``None`` would draw fresh, unreproducible weights, so it is refused like any
+    other non-integer.
+    """
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(
+            "seed must be an integer >= 0 or a numpy.random.Generator (the same seed "
+            f"gives the same weights); got {type(seed).__name__} {seed!r}"
+        )
+    if seed < 0:
+        raise ValueError(f"seed must be an integer >= 0; got {seed}")
+    return np.random.default_rng(seed)
+
+
 @overload
 def scaled_dot_product_attention(
     query: ArrayLike,
@@ -447,7 +465,7 @@ class SelfAttention:
         """
         d_in = as_positive_int(d_in, "d_in")
         d_out = as_positive_int(d_out, "d_out")
-        rng = np.random.default_rng(seed)
+        rng = as_generator(seed)
         bound = 1.0 / math.sqrt(d_in)
         w_query, w_key, w_value = rng.uniform(-bound, bound, size=(3, d_in, d_out))
         return cls(w_query, w_key, w_value, causal=causal)
@@ -684,7 +702,7 @@ class MultiHeadAttention:
         """
         d_in = as_positive_int(d_in, "d_in")
         d_out = as_positive_int(d_out, "d_out")
-        rng = np.random.default_rng(seed)
+        rng = as_generator(seed)
         bound = 1.0 / math.sqrt(d_in)
         w_query, w_key, w_value = rng.uniform(-bound, bound, size=(3, d_in, d_out))
         bound_out = 1.0 / math.sqrt(d_out)

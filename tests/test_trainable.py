@@ -746,3 +746,19 @@ def test_self_attention_random_bad_input() -> None:
         SelfAttention.random(3, 0, seed=0)
     with pytest.raises(TypeError, match=r"d_in must be an integer >= 1; got float 3.0"):
         SelfAttention.random(3.0, 2, seed=0)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("cls", [SelfAttention, MultiHeadAttention])
+@pytest.mark.parametrize(
+    ("seed", "error", "message"),
+    [
+        (None, TypeError, r"seed must be an integer >= 0 or a numpy\.random\.Generator .*None"),
+        (True, TypeError, r"seed must be an integer .*got bool True"),
+        (1.5, TypeError, r"seed must be an integer .*got float 1\.5"),
+        (-1, ValueError, r"seed must be an integer >= 0; got -1"),
+    ],
+)  # fmt: skip
+def test_random_weights_need_a_real_seed(cls, seed, error, message) -> None:
+    args = (3, 2) if cls is SelfAttention else (3, 2, 1)
+    with pytest.raises(error, match=message):
+        cls.random(*args, seed=seed)
