@@ -31,6 +31,7 @@ import ctypes
 import datetime
 import gc
 import glob
+import importlib.util
 import json
 import math
 import os
@@ -46,6 +47,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+# benchmarks/report.py: a script's own folder comes first on sys.path.
 from report import SCHEMA_VERSION, check_results, evaluate_targets, render_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -423,13 +426,8 @@ def cpu_model() -> str:
 
 
 def have_torch() -> bool:
-    """Whether PyTorch can be imported here (it is in the `bench` extra)."""
-    try:
-        import importlib.util
-
-        return importlib.util.find_spec("torch") is not None
-    except ImportError:
-        return False
+    """Whether PyTorch is installed here (it is in the `bench` extra)."""
+    return importlib.util.find_spec("torch") is not None
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
