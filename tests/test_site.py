@@ -68,11 +68,19 @@ def site_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     assert build.returncode == 0, build.stderr
     assert "WARNING" not in build.stderr, build.stderr
     handler = functools.partial(QuietHandler, directory=str(site))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    server = QuietServer(("127.0.0.1", port), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield url
     server.shutdown()
     server.server_close()
+
+
+class QuietServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        # The browser drops connections it no longer needs (a page closed mid-request);
+        # anything that matters shows up as a failed request in the browser instead.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -167,6 +175,9 @@ PAGE_CHECKS = """() => {
   return problems;
 }"""
 
+MATH_CHECK = """() => [...document.querySelectorAll(".arithmatex")]
+  .filter(el => !el.querySelector(".katex")).map(el => "unrendered math: " + el.textContent)"""
+
 SETTLED = """() =>
   [...document.querySelectorAll("article img")].every(img => img.complete) &&
   [...document.querySelectorAll(".arithmatex")].every(el => el.querySelector(".katex"))"""
@@ -252,7 +263,8 @@ def test_math_renders_after_instant_navigation(browser, pages, site_url):
             watch.page.wait_for_function(f"location.href.split('#')[0] === {target!r}")
             settle(watch.page)
             assert watch.page.evaluate("window.sameDocument") is True, f"{target} reloaded"
-            assert watch.page.evaluate(PAGE_CHECKS) == [], target
+            # Images are checked on full page loads above; here the point is the math.
+            assert watch.page.evaluate(MATH_CHECK) == [], target
             visited.append(target)
     finally:
         watch.close()
