@@ -102,14 +102,22 @@ def as_scores(x: ArrayLike, axis: int, name: str = "x") -> tuple[FloatArray, int
     return scores, axis
 
 
+def as_integer(value: object, name: str, needs: str) -> int:
+    """`value` as a Python int; booleans and non-integers are a `TypeError`.
+
+    `needs` completes the message "{name} must be {needs}".
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        try:
+            return operator.index(value)
+        except TypeError:
+            pass
+    raise TypeError(f"{name} must be {needs}; got {type(value).__name__} {value!r}")
+
+
 def as_axis(axis: int, ndim: int, name: str) -> int:
     """Check that `axis` is an integer in ``[-ndim, ndim)``; return it non-negative."""
-    if isinstance(axis, (bool, np.bool_)):
-        raise TypeError(f"axis must be an integer; got {axis!r}")
-    try:
-        axis = operator.index(axis)
-    except TypeError:
-        raise TypeError(f"axis must be an integer; got {axis!r}") from None
+    axis = as_integer(axis, "axis", "an integer")
     if not -ndim <= axis < ndim:
         raise ValueError(
             f"axis {axis} is out of range for {name} with {ndim} dimension(s); "
@@ -120,15 +128,7 @@ def as_axis(axis: int, ndim: int, name: str) -> int:
 
 def as_token_index(query: object, num_tokens: int) -> int:
     """Check a query given as a token index; negative indices count from the end."""
-    if isinstance(query, (bool, np.bool_)):
-        raise TypeError(f"query must be a token index (int) or a vector; got {query!r}")
-    try:
-        index = operator.index(query)
-    except TypeError:
-        raise TypeError(
-            f"query must be a token index (int) or a vector of length D; "
-            f"got {type(query).__name__} {query!r}"
-        ) from None
+    index = as_integer(query, "query", "a token index (int) or a vector of length D")
     if not -num_tokens <= index < num_tokens:
         raise IndexError(
             f"query index {index} is out of range for {num_tokens} token(s); "
@@ -151,14 +151,7 @@ def as_matrix(x: ArrayLike, name: str) -> FloatArray:
 
 def as_positive_int(value: object, name: str) -> int:
     """Check a count such as a number of tokens, features or heads: an integer >= 1."""
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be an integer >= 1; got {value!r}")
-    try:
-        count = operator.index(value)
-    except TypeError:
-        raise TypeError(
-            f"{name} must be an integer >= 1; got {type(value).__name__} {value!r}"
-        ) from None
+    count = as_integer(value, name, "an integer >= 1")
     if count < 1:
         raise ValueError(f"{name} must be an integer >= 1; got {count}")
     return count

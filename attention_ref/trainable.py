@@ -33,6 +33,7 @@ from ._validate import (
     FloatArray,
     as_flag,
     as_inputs,
+    as_integer,
     as_mask,
     as_matrix,
     as_positive_int,
@@ -59,11 +60,8 @@ def as_generator(seed: Seed) -> np.random.Generator:
     """
     if isinstance(seed, np.random.Generator):
         return seed
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(
-            "seed must be an integer >= 0 or a numpy.random.Generator (the same seed "
-            f"gives the same weights); got {type(seed).__name__} {seed!r}"
-        )
+    needs = "an integer >= 0 or a numpy.random.Generator (the same seed gives the same weights)"
+    seed = as_integer(seed, "seed", needs)
     if seed < 0:
         raise ValueError(f"seed must be an integer >= 0; got {seed}")
     return np.random.default_rng(seed)

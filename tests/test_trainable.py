@@ -635,7 +635,7 @@ def test_sdpa_bad_input(kwargs: dict, error: type, message: str) -> None:
         ((0,), ValueError, r"num_queries must be an integer >= 1; got 0"),
         ((-2,), ValueError, r"num_queries must be an integer >= 1; got -2"),
         ((2.5,), TypeError, r"num_queries must be an integer >= 1; got float 2.5"),
-        ((True,), TypeError, r"num_queries must be an integer >= 1; got True"),
+        ((True,), TypeError, r"num_queries must be an integer >= 1; got bool True"),
         ((3, 0), ValueError, r"num_keys must be an integer >= 1; got 0"),
     ],
 )

@@ -146,7 +146,7 @@ BAD_QUERIES = [
     bad("1.0", 1.0, TypeError, NOT_INDEX + r".*got float 1\.0"),
     bad("1.5", 1.5, TypeError, NOT_INDEX + r".*got float 1\.5"),
     bad("np.float64", np.float64(1.0), TypeError, NOT_INDEX + r".*1\.0"),
-    bad("True", True, TypeError, NOT_INDEX + " or a vector; got True"),
+    bad("True", True, TypeError, NOT_INDEX + " or a vector of length D; got bool True"),
     bad("np.bool_", np.bool_(False), TypeError, NOT_INDEX + ".*False"),
     bad("token-name", "journey", TypeError, "query must contain real numbers.*got strings"),
     bad("object", object(), TypeError, "query must contain real numbers.*Python objects"),
@@ -263,10 +263,10 @@ def test_normalize_sum_zero_sum(x, where) -> None:
     [
         (2, ValueError, r"axis 2 is out of range for (x|scores) with 2 dimension\(s\); needs -2"),
         (-3, ValueError, r"axis -3 is out of range .*needs -2 <= axis < 2"),
-        (1.0, TypeError, r"axis must be an integer; got 1\.0"),
-        (None, TypeError, "axis must be an integer; got None"),
-        ("0", TypeError, "axis must be an integer; got '0'"),
-        (True, TypeError, "axis must be an integer; got True"),
+        (1.0, TypeError, r"axis must be an integer; got float 1\.0"),
+        (None, TypeError, "axis must be an integer; got NoneType None"),
+        ("0", TypeError, "axis must be an integer; got str '0'"),
+        (True, TypeError, "axis must be an integer; got bool True"),
     ],
 )
 def test_bad_axis(function, axis, error, message) -> None:
