@@ -1,10 +1,9 @@
 """What the benchmark measures: the inputs of a case, and each peer as its users call it.
 
-A peer is a function ``make(x) -> call``: given a case's inputs it does the setting up
-that a user does once (imports, conversions, weights) and returns the call to time, with
-no arguments. Adding a peer is one such function and one line in ``PEERS``. Libraries
-are imported inside ``make``, so that each worker process loads only its own peers'
-libraries (PyTorch's idle threads would slow numpy down in a shared process).
+A peer is a function ``make(x) -> call``: given a case's inputs, it does what a user
+does once (imports, conversions, weights) and returns the call to time, which takes no
+arguments. A new peer is one such function and one line in ``PEERS``. Each imports its
+library inside, so that a worker process loads only its own peers' libraries.
 """
 
 from __future__ import annotations
@@ -16,44 +15,41 @@ from typing import Any
 import numpy as np
 
 SEED = 20240601
+Call = Callable[[], Any]
 
 
-def make_inputs(shape: tuple[int, ...], dtype: str) -> np.ndarray:
-    """Seeded inputs of `shape` (..., N, D), the same in every process.
+def case_inputs(case: dict[str, Any]) -> np.ndarray:
+    """The case's (N, D) inputs X, the same in every process.
 
     Standard normal entries scaled by D^(-1/4), so the off-diagonal scores x_i . x_j
     have variance 1 whatever D is (as scaled attention has) and exp never underflows
     to subnormal numbers, which would time the CPU's slow path instead of the code.
     """
+    shape = (case["n"], case["d"])
     rng = np.random.default_rng([SEED, *shape])
-    return (rng.standard_normal(shape) * shape[-1] ** -0.25).astype(dtype)
+    return (rng.standard_normal(shape) * shape[-1] ** -0.25).astype(case["dtype"])
 
 
-def case_inputs(case: dict[str, Any]) -> np.ndarray:
-    """The inputs X of one case of the grid: (N, D) in the case's dtype."""
-    return make_inputs((case["n"], case["d"]), case["dtype"])
-
-
-def ours(x: np.ndarray) -> Callable[[], Any]:
+def ours(x: np.ndarray) -> Call:
     from attention_ref import context_vectors
 
     return lambda: context_vectors(x)
 
 
-def scipy_pipeline(x: np.ndarray) -> Callable[[], Any]:
+def scipy_pipeline(x: np.ndarray) -> Call:
     import scipy.special
 
     return lambda: scipy.special.softmax(x @ x.T, axis=-1) @ x
 
 
-def loop_form(x: np.ndarray) -> Callable[[], Any]:
+def loop_form(x: np.ndarray) -> Call:
     from attention_ref import context_vectors_loop
 
     return lambda: context_vectors_loop(x)
 
 
-def torch_sdpa(x: np.ndarray) -> Callable[[], Any]:
-    """PyTorch's scaled_dot_product_attention with no scaling, on the (N, D) inputs."""
+def torch_sdpa(x: np.ndarray) -> Call:
+    """PyTorch's scaled_dot_product_attention, unscaled, called on the (N, D) inputs."""
     import torch
 
     inputs = torch.from_numpy(x)  # shares x's memory
@@ -66,28 +62,24 @@ def torch_sdpa(x: np.ndarray) -> Callable[[], Any]:
     return call
 
 
-def always(case: dict[str, Any], settings: dict[str, Any]) -> bool:
-    return True
-
-
 @dataclass(frozen=True)
 class Peer:
-    """One implementation: how to set it up, where it runs and what is measured of it."""
-
     label: str  # as the docs' table names it
     process: str  # the worker process it runs in: "numpy" or "torch"
-    make: Callable[[np.ndarray], Callable[[], Any]]
-    applies: Callable[[dict[str, Any], dict[str, Any]], bool] = always  # (case, settings)
+    make: Callable[[np.ndarray], Call]
+    applies: Callable[[dict, dict], bool] = lambda case, settings: True  # to this case?
     memory: bool = False  # measure its peak memory (tracemalloc sees numpy's arrays)
 
 
+def small(case: dict[str, Any], settings: dict[str, Any]) -> bool:
+    return case["n"] <= settings["loop_max_n"]
+
+
 BASELINE = "ours"  # every ratio is a peer's time ÷ this one's, per repetition
-REFERENCE = "torch"  # the independent result that ours is compared with
+REFERENCE = "torch"  # the independent result ours is compared with
 PEERS = {
     "ours": Peer("ours", "numpy", ours, memory=True),
     "scipy": Peer("scipy", "numpy", scipy_pipeline, memory=True),
     "torch": Peer("PyTorch", "torch", torch_sdpa),
-    "loop": Peer(
-        "loop form", "numpy", loop_form, lambda case, settings: case["n"] <= settings["loop_max_n"]
-    ),
+    "loop": Peer("loop form", "numpy", loop_form, applies=small),
 }

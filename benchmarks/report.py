@@ -72,8 +72,7 @@ TARGETS = {
         higher_is_better=True,
     ),
     "torch-within-1.15x": Target(
-        f"within 1.15{TIMES} of PyTorch's time for D ≥ 256 and N ≥ 1024 "
-        "(ours ÷ PyTorch ≤ 1.15)",
+        f"within 1.15{TIMES} of PyTorch's time for D ≥ 256 and N ≥ 1024 (ours ÷ PyTorch ≤ 1.15)",
         applies=lambda case: "torch" in case["ratios"] and case["d"] >= 256 and case["n"] >= 1024,
         value=lambda case: 1 / case["ratios"]["torch"],  # our time / PyTorch's time
         threshold=1.15,
@@ -91,8 +90,7 @@ TARGETS = {
         ),
     ),
     "torch-agreement-float64": Target(
-        "agrees with PyTorch in float64: "
-        f"max abs(ours - torch) ≤ 1e-13 {TIMES} max(1, max abs(Z))",
+        f"agrees with PyTorch in float64: max abs(ours - torch) ≤ 1e-13 {TIMES} max(1, max abs(Z))",
         applies=lambda case: case["dtype"] == "float64" and case["error_vs_torch"] is not None,
         value=lambda case: case["error_vs_torch"],
         threshold=1e-13,
