@@ -163,6 +163,10 @@ def _bytes(count: float) -> str:
     return f"{count:.3g} GiB"
 
 
+def _memory(entry: dict[str, Any] | None) -> str:
+    return "—" if entry is None else f"{entry['nxn_multiple']:.2f} ({_bytes(entry['peak_bytes'])})"
+
+
 def _worst(verdict: dict[str, Any], cases: list[Case]) -> str:
     where = verdict["worst_case"]
     if where is None:
@@ -217,10 +221,7 @@ def render_table(results: dict[str, Any]) -> str:
         cells = [case["dtype"], str(case["n"]), str(case["d"])]
         cells.append(_milliseconds(case["seconds"][BASELINE]["median"]))
         cells += [_ratio(case["ratios"].get(name)) for name in peers]
-        cells += [
-            f"{memory[name]['nxn_multiple']:.2f} ({_bytes(memory[name]['peak_bytes'])})"
-            for name in measured
-        ]
+        cells += [_memory(memory.get(name)) for name in measured]  # "—" where not run
         cells.append("—" if error is None else f"{error:.1e}")
         lines.append(_row(cells))
     return "\n".join(lines) + "\n"

@@ -64,6 +64,18 @@ def test_committed_results_cover_the_issues_grid(latest) -> None:
     assert latest["machine"]["threads"] == latest["machine"]["torch_threads"]
 
 
+def test_a_peer_missing_from_a_case_shows_a_dash(latest, monkeypatch) -> None:
+    # A peer added after the committed run (or one that applies to some cases only).
+    added = importlib.import_module("peers").Peer("added", "numpy", len, memory=True)
+    monkeypatch.setattr(report, "PEERS", {**report.PEERS, "added": added})
+    settings = {**latest["settings"], "peers": [*latest["settings"]["peers"], "added"]}
+    lines = report.render_table({**latest, "settings": settings}).splitlines()
+    header, _, *rows = lines[-len(latest["cases"]) - 2 :]
+    first = dict(zip(header.split(" | "), rows[0].split(" | "), strict=True))
+    assert first["added ÷ ours"] == first[f"peak memory, added ({report.SQUARE})"] == "—"
+    assert first["scipy ÷ ours"] == f"2.73{report.TIMES}"  # the committed run's first case
+
+
 def test_results_of_another_schema_are_refused(latest, tmp_path) -> None:
     older = tmp_path / "older.json"
     older.write_text(json.dumps({**latest, "schema": 0}), encoding="utf-8")
