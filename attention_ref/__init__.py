@@ -12,7 +12,8 @@ The public API, in the order of the story:
   projections, scaling, causal masks and heads;
 - `softmax_jacobian`, `softmax_vjp`, `context_vectors_backward` --
   gradients, for training;
-- `attention_ref.examples` -- the worked example's tokens and embeddings.
+- `attention_ref.examples` -- the worked example's tokens and embeddings, and
+  `glove`, real GloVe word vectors for a sentence.
 """
 
 from .gradients import context_vectors_backward, softmax_jacobian, softmax_vjp

@@ -5,11 +5,15 @@ Usage::
     python -m attention_ref                    # "Your journey starts with one step"
     python -m attention_ref --query starts     # another query: a token or an index
     python -m attention_ref --input mine.csv   # your own embeddings (.npy, .csv, .json)
+    python -m attention_ref --sentence "the cat sat on the mat" --query mat  # GloVe vectors
     python -m attention_ref --json             # every number, machine-readable
 
 It prints the three steps for one query (its scores, its weights, its context
 vector), then all queries at once (the score, weight and context matrices), as
 tables labelled with the tokens. The same command is installed as ``attention-ref``.
+
+``--sentence`` embeds the words of a sentence with the GloVe vectors that the package
+ships (`attention_ref.examples.glove`: 50 dimensions, the 20,000 most frequent words).
 
 Input files hold an N x D array, one row per token:
 
@@ -35,7 +39,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from ._validate import FloatArray, as_inputs, as_token_index
-from .examples import INPUTS, TOKENS
+from .examples import INPUTS, TOKENS, glove
 from .simple import attention_scores, attention_weights, context_vector, context_vectors
 
 PROG = "attention-ref"
@@ -65,14 +69,22 @@ def build_parser() -> Parser:
         "--query",
         metavar="TOKEN_OR_INDEX",
         help="the query: a token name, or an index (negative counts from the end); default: "
-        f'"{EXAMPLE_QUERY}" in the worked example, the first token of an --input file',
+        f'"{EXAMPLE_QUERY}" in the worked example, the first token of an --input file '
+        "or a --sentence",
     )
-    parser.add_argument(
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
         "--input",
         metavar="FILE",
         type=Path,
         help="your own embeddings: an N x D array in a .npy, .csv or .json file "
         "(default: the worked example)",
+    )
+    source.add_argument(
+        "--sentence",
+        metavar="TEXT",
+        help="a sentence, embedded with real word vectors: GloVe, 50 dimensions, "
+        'e.g. "the cat sat on the mat because it is warm"',
     )
     parser.add_argument(
         "--precision",
@@ -200,6 +212,15 @@ def check_tokens(tokens: object, num_tokens: int) -> list[str]:
     return tokens
 
 
+def read_sentence(sentence: str) -> tuple[list[str], FloatArray]:
+    """The words of a sentence and their GloVe vectors (N, 50)."""
+    try:
+        tokens, vectors = glove(sentence)
+    except (KeyError, ValueError) as error:  # an unknown word, or no word at all
+        raise UsageError(f"--sentence: {error}") from None
+    return list(tokens), vectors
+
+
 def find_query(query: str, tokens: Sequence[str]) -> int:
     """The query's index: a token's name, else an integer index (negative from the end)."""
     matches = [i for i, token in enumerate(tokens) if token == query]
@@ -260,7 +281,10 @@ def walk_through(tokens: list[str], inputs: FloatArray, query: int) -> Walkthrou
 
 def story_of(args: argparse.Namespace) -> Walkthrough:
     """Everything to print, from the parsed arguments; bad input raises `UsageError`."""
-    if args.input is None:
+    if args.sentence is not None:
+        tokens, inputs = read_sentence(args.sentence)
+        default_query = "0"
+    elif args.input is None:
         tokens, inputs, default_query = list(TOKENS), INPUTS, EXAMPLE_QUERY
     else:
         tokens, inputs = read_inputs(args.input)
