@@ -324,7 +324,7 @@ def assert_one_line_error(
         (["--query", "-7"], ["out of range"]),
         (["--query", "1.5"], ["'1.5' is neither a token"]),
         (["--query"], ["--query", "expected one argument"]),
-        (["--precision", "-1"], ["--precision", "integer >= 0", "-1"]),
+        (["--precision", "-1"], ["--precision", "integer from 0 to 20", "-1"]),
         (["--precision", "two"], ["--precision", "'two'"]),
         (["--verbose"], ["unrecognized arguments: --verbose"]),
         (["extra"], ["unrecognized arguments: extra"]),
