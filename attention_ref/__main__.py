@@ -102,14 +102,20 @@ def build_parser() -> Parser:
 
 def precision(text: str) -> int:
     """Parse --precision: an integer from 0 to `MAX_PRECISION`."""
+    shown = shorten(text)
     needs = f"needs an integer from 0 to {MAX_PRECISION}"
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{needs}; got {text[:20]!r}") from None
+        raise argparse.ArgumentTypeError(f"{needs}; got {shown!r}") from None
     if not 0 <= value <= MAX_PRECISION:
-        raise argparse.ArgumentTypeError(f"{needs}; got {text[:20]}")
+        raise argparse.ArgumentTypeError(f"{needs}; got {shown}")
     return value
+
+
+def shorten(text: str, limit: int = 40) -> str:
+    """`text` for an error message: cut, and saying so, past `limit` characters."""
+    return text if len(text) <= limit else f"{text[: limit - 20]}... ({len(text):,} characters)"
 
 
 def find_query(query: str, tokens: Sequence[str]) -> int:
@@ -127,7 +133,7 @@ def find_query(query: str, tokens: Sequence[str]) -> int:
     except ValueError:
         shown = ", ".join(tokens[:10]) + (", ..." if len(tokens) > 10 else "")
         raise UsageError(
-            f"--query {query[:40]!r} is neither a token ({shown}) nor an integer index"
+            f"--query {shorten(query)!r} is neither a token ({shown}) nor an integer index"
         ) from None
     try:
         return as_token_index(index, len(tokens)) % len(tokens)

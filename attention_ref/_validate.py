@@ -64,8 +64,8 @@ def as_array(x: object, name: str) -> NDArray[Any]:
         raise TypeError(f"{name} cannot be read as an array: {error}") from None
     if array.dtype.kind in "iuf" and _holds_booleans(x):
         raise TypeError(
-            f"{name} must contain real numbers (float or int); got booleans mixed with "
-            "numbers, which numpy would silently read as 0 and 1"
+            f"{name} mixes booleans with numbers, which numpy would read as 0 and 1; "
+            "use one or the other"
         )
     return array
 
@@ -114,11 +114,12 @@ def as_float_dtype(dtype: DTypeLike, name: str = "dtype") -> np.dtype[Any]:
     """Check a dtype to compute in: float32 or float64."""
     try:
         resolved = np.dtype(dtype)
-    except (TypeError, ValueError):
-        resolved = None
-    if resolved not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise TypeError(f"{name} must be numpy.float32 or numpy.float64; got {dtype!r}")
-    return resolved
+    except (TypeError, ValueError):  # not a dtype at all, e.g. "bogus"
+        pass
+    else:
+        if resolved in (np.dtype(np.float32), np.dtype(np.float64)):
+            return resolved
+    raise TypeError(f"{name} must be numpy.float32 or numpy.float64; got {dtype!r}")
 
 
 def first_index(bad: NDArray[np.bool_] | np.bool_) -> tuple[int, ...]:
