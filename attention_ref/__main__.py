@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import os
 import sys
@@ -64,7 +65,7 @@ def build_parser() -> Parser:
         description="Self-attention without trainable weights, step by step: attention "
         "scores, attention weights and context vectors of a query, then of all tokens.",
         epilog="Exit status: 0, or 2 after a bad argument or input file (one line on "
-        "stderr), or 1 if the output is cut off (e.g. by | head).",
+        "stderr), or 1 if the output is cut off (e.g. by | head, or a full disk).",
     )
     parser.add_argument(
         "--query",
@@ -286,6 +287,8 @@ def to_json(walk: Walkthrough) -> str:
 
 def write_lines(lines: Iterable[str]) -> None:
     """Write `lines` to stdout as they come, so that a large output is never held whole."""
+    if sys.stdout is None:  # started with stdout closed (>&-): no reader at all
+        raise BrokenPipeError(errno.EPIPE, "standard output is closed")
     for line in lines:
         sys.stdout.write(line + "\n")
     sys.stdout.flush()
@@ -296,8 +299,14 @@ def silence_stdout() -> None:
 
     The recipe of Python's documentation (the signal module's note on SIGPIPE).
     """
-    with contextlib.suppress(OSError, ValueError):  # not a file (e.g. under a test)
+    with contextlib.suppress(AttributeError, OSError, ValueError):  # None, or not a file
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def report(message: str) -> None:
+    """One line on stderr (if there is a stderr: ``2>&-`` closes it)."""
+    if sys.stderr is not None:
+        print(f"{PROG}: error: {message}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -312,7 +321,8 @@ def main(argv: list[str] | None = None) -> int:
     -------
     int
         The exit status: 0; 2 after reporting a bad argument or input file; 1 if the
-        output was cut off (a closed pipe); 130 if interrupted.
+        output was cut off (a closed pipe, quietly; a write that failed, with a
+        message); 130 if interrupted.
 
     Examples
     --------
@@ -330,13 +340,17 @@ def main(argv: list[str] | None = None) -> int:
         walk = Walkthrough.from_args(args)
         write_lines([to_json(walk)] if args.json else to_text(walk, args.precision))
     except UsageError as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
+        report(str(error))
         return 2
     except MemoryError:
-        print(f"{PROG}: error: not enough memory to print the output", file=sys.stderr)
+        report("not enough memory to print the output")
         return 2
     except BrokenPipeError:  # e.g. | head: the reader has all it wants
         silence_stdout()
+        return 1
+    except OSError as error:  # writing failed, e.g. a full disk: the output is cut short
+        silence_stdout()
+        report(f"cannot write the output: {error.strerror or error}")
         return 1
     except KeyboardInterrupt:
         return 130

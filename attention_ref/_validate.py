@@ -81,6 +81,11 @@ def _holds_booleans(x: object) -> bool:
     return False
 
 
+def _is_int(value: object) -> bool:
+    """Whether `value` is a Python or numpy integer, not a bool."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
 def as_float_array(x: ArrayLike, name: str) -> FloatArray:
     """Convert `x` to a float array: float32 and float64 kept, integers to float64.
 
@@ -90,7 +95,7 @@ def as_float_array(x: ArrayLike, name: str) -> FloatArray:
         For ``None``, strings, booleans, complex numbers, other float types (float16,
         long double) and other objects; see `as_array`.
     ValueError
-        For ragged nested sequences.
+        For ragged nested sequences, or an integer beyond the float range.
     """
     array = as_array(x, name)
     kind = array.dtype.kind
@@ -104,6 +109,15 @@ def as_float_array(x: ArrayLike, name: str) -> FloatArray:
             f"{name} must be float32 or float64 (integers become float64); got dtype "
             f"{array.dtype}: convert it first, e.g. with .astype(numpy.float32)"
         )
+    if kind == "O" and array.size and all(_is_int(v) for v in array.flat):
+        # Python integers beyond numpy's 64-bit range are still integers.
+        try:
+            return array.astype(np.float64)
+        except OverflowError:
+            raise ValueError(
+                f"{name} must contain numbers within the float range (up to "
+                f"{np.finfo(np.float64).max:.4g}); got an integer beyond it"
+            ) from None
     what = _KINDS.get(kind, "values that are not numbers")
     raise TypeError(
         f"{name} must contain real numbers (float or int); got {what} (dtype {array.dtype})"

@@ -45,8 +45,9 @@ def softmax(x: ArrayLike, axis: int = -1) -> FloatArray:
     Raises
     ------
     TypeError
-        If `x` holds booleans, complex numbers, strings or objects, or `axis` is
-        not an integer.
+        If `x` is not made of real numbers (it holds booleans, complex numbers,
+        strings or objects, is float16, or is a masked array), or `axis` is not an
+        integer.
     ValueError
         If `x` is a scalar, is empty along `axis`, contains NaN or ``+inf``, or has
         a slice whose entries are all ``-inf`` (nothing to attend to).
@@ -169,7 +170,8 @@ def softmax_naive(x: ArrayLike, axis: int = -1) -> FloatArray:
     Raises
     ------
     TypeError
-        If `x` holds booleans, complex numbers, strings or objects.
+        If `x` is not made of real numbers (it holds booleans, complex numbers,
+        strings or objects, is float16, or is a masked array).
     ValueError
         If `x` is a scalar, is empty along `axis`, or contains NaN or ``+inf``.
 
@@ -223,7 +225,8 @@ def normalize_sum(x: ArrayLike, axis: int = -1) -> FloatArray:
     Raises
     ------
     TypeError
-        If `x` holds booleans, complex numbers, strings or objects.
+        If `x` is not made of real numbers (it holds booleans, complex numbers,
+        strings or objects, is float16, or is a masked array).
     ValueError
         If `x` is a scalar, is empty along `axis`, contains NaN or infinity, or has
         a slice that sums to 0 or so nearly 0 that the weights would overflow (such

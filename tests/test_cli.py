@@ -685,3 +685,38 @@ def test_a_closed_pipe_ends_quietly_every_time(tmp_path: Path) -> None:
     for code, err in results:
         assert err == ""
         assert code == 1
+
+
+def run_with(**popen: object) -> subprocess.CompletedProcess[str]:
+    """The real command on the worked example, its streams as `popen` sets them."""
+    return subprocess.run(
+        [sys.executable, "-m", "attention_ref"], cwd=ROOT, text=True, check=False, **popen
+    )
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="closes a file descriptor for the child")
+def test_started_with_stdout_closed_ends_quietly() -> None:
+    done = run_with(stderr=subprocess.PIPE, preexec_fn=lambda: os.close(1))
+    assert (done.returncode, done.stderr) == (1, "")
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_write_that_fails_is_one_line() -> None:
+    with open("/dev/full", "w") as full:
+        done = run_with(stdout=full, stderr=subprocess.PIPE)
+    assert done.returncode == 1
+    assert done.stderr == "attention-ref: error: cannot write the output: No space left on device\n"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="closes a file descriptor for the child")
+def test_an_error_with_stderr_closed_still_exits_2_and_prints_nothing() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "attention_ref", "--query", "nope"],
+        cwd=ROOT,
+        capture_output=False,
+        stdout=subprocess.PIPE,
+        text=True,
+        check=False,
+        preexec_fn=lambda: os.close(2),
+    )
+    assert (done.returncode, done.stdout) == (2, "")

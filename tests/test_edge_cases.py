@@ -366,3 +366,19 @@ def test_random_weights_refuse_other_dtypes(cls, dtype) -> None:
     args = (3, 4) if cls is SelfAttention else (3, 4, 2)
     with pytest.raises(TypeError, match=r"dtype must be numpy\.float32 or numpy\.float64; got"):
         cls.random(*args, seed=5, dtype=dtype)
+
+
+def test_python_integers_beyond_64_bits_are_integers_too() -> None:
+    # numpy keeps them as Python objects; they become float64 like any integer.
+    big = [[2**64, 1], [3, 2**70]]
+    np.testing.assert_array_equal(
+        context_vectors(big), context_vectors(np.array(big, dtype=np.float64))
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"inputs must contain numbers within the float range \(up to 1\.798e\+308\); "
+        "got an integer beyond it",
+    ):
+        context_vectors([[10**400, 1]])
+    with pytest.raises(TypeError, match=r"got Python objects"):
+        context_vectors(np.array([[1.0, 2**64]], dtype=object))  # not all integers
