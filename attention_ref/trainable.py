@@ -789,9 +789,8 @@ class MultiHeadAttention(_Attention):
         causal : bool, default False
             Causal attention in every head.
         dtype : numpy.float32 or numpy.float64, default numpy.float64
-            The dtype of the weights, and so of the outputs for inputs of that dtype
-            (float32 in, float32 out). The weights are drawn in float64 and rounded,
-            so a seed gives the same weights, to float32 precision, in either.
+            The dtype of all four matrices, drawn in float64 and rounded as for
+            `SelfAttention.random`: float32 weights keep float32 inputs in float32.
 
         Returns
         -------
