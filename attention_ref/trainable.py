@@ -247,8 +247,9 @@ def _attention(
 ) -> tuple[FloatArray, FloatArray]:
     """Scaled dot-product attention on trusted arrays: the context and the weights.
 
-    `blame` names what an overflow of the scores, then of the weighted sum of the
-    values, is the caller's fault of: its own arguments, not q, k and v.
+    `blame` holds what an overflow of the scores, then of the weighted sum of the
+    values, is reported against: the caller's own arguments, not the q, k and v it
+    may have made from them.
     """
     blame_scores, blame_values = blame
     scores = _scores(q, k, blame_scores, scale=scale)  # (..., L, S): one row per query
