@@ -35,7 +35,7 @@ from typing import NoReturn
 
 import numpy as np
 
-from ._input_files import read_inputs
+from ._input_files import MAX_NUMBERS, MAX_TOKENS, read_inputs
 from ._validate import FloatArray, as_token_index
 from .examples import INPUTS, TOKENS
 from .simple import attention_scores, attention_weights, context_vector, context_vectors
@@ -70,16 +70,16 @@ def build_parser() -> Parser:
     parser.add_argument(
         "--query",
         metavar="TOKEN_OR_INDEX",
-        help="the query: a token name, or an index (negative counts from the end); default: "
-        f'"{EXAMPLE_QUERY}" in the worked example, the first token (index 0) of an --input '
-        "file",
+        help="the query: a token name, or an index (negative counts from the end; a name wins "
+        f'where a token is named like an index); default: "{EXAMPLE_QUERY}" in the worked '
+        "example, the first token (index 0) of an --input file",
     )
     parser.add_argument(
         "--input",
         metavar="FILE",
         type=Path,
-        help="your own embeddings: an N x D array in a .npy, .csv or .json file "
-        "(default: the worked example)",
+        help="your own embeddings: an N x D array in a .npy, .csv or .json file, at most "
+        f"{MAX_TOKENS:,} tokens and {MAX_NUMBERS:,} numbers (default: the worked example)",
     )
     parser.add_argument(
         "--precision",

@@ -77,6 +77,9 @@ def _holds_booleans(x: object) -> bool:
     if isinstance(x, np.ndarray):
         return bool(x.dtype.kind == "b")
     if isinstance(x, (list, tuple)):
+        kinds = set(map(type, x))  # at C speed: a row of floats is one set lookup each
+        if kinds <= {float, int}:  # type(True) is bool, not int
+            return False
         return any(_holds_booleans(item) for item in x)
     return False
 
