@@ -304,9 +304,13 @@ def silence_stdout() -> None:
 
 
 def report(message: str) -> None:
-    """One line on stderr (if there is a stderr: ``2>&-`` closes it)."""
+    """One line on stderr, even for a path or a token with a newline in it.
+
+    Nothing if there is no stderr (``2>&-`` closes it).
+    """
     if sys.stderr is not None:
-        print(f"{PROG}: error: {message}", file=sys.stderr)
+        one_line = message.replace("\r", "\\r").replace("\n", "\\n")
+        print(f"{PROG}: error: {one_line}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

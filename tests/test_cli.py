@@ -720,3 +720,11 @@ def test_an_error_with_stderr_closed_still_exits_2_and_prints_nothing() -> None:
         preexec_fn=lambda: os.close(2),
     )
     assert (done.returncode, done.stdout) == (2, "")
+
+
+def test_a_newline_in_a_path_or_a_token_name_keeps_the_error_on_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert_one_line_error(capsys, ["--input", str(tmp_path / "two\nlines.csv")], "two\\nlines")
+    named = write(tmp_path / "names.json", json.dumps({"tokens": ["a\nb"], "inputs": [[1.0]]}))
+    assert_one_line_error(capsys, ["--input", str(named), "--query", "c"], "(a\\nb)")
