@@ -2,7 +2,7 @@
 """Set up and run attention-ref's everyday tasks with nothing but Python.
 
     python3 dev.py serve   # set up, then serve the site at http://127.0.0.1:8000
-    python3 dev.py test    # set up, then lint and run the whole test suite
+    python3 dev.py test    # set up, then lint, type-check and run the whole test suite
     python3 dev.py build   # set up, then build the site into site/ (strict)
     python3 dev.py bench   # set up, then run the benchmarks
 
@@ -65,6 +65,7 @@ def main(argv: list[str]) -> None:
     else:
         run(PYTHON, "-m", "ruff", "check", ".")
         run(PYTHON, "-m", "ruff", "format", "--check", ".")
+        run(PYTHON, "-m", "mypy")  # --strict over attention_ref/, set in pyproject.toml
         run(PYTHON, "-m", "pytest", *rest)
 
 

@@ -14,6 +14,15 @@ The public API, in the order of the story:
   gradients, for training;
 - `attention_ref.examples` -- the worked example's tokens and embeddings, and
   `glove`, real GloVe word vectors for a sentence.
+
+Arrays go in as anything numpy reads and come out as ``numpy.ndarray``. "Made of real
+numbers", as the errors say, means float32 or float64, kept as they are, or integers,
+computed in float64. Refused with a ``TypeError`` rather than silently changed: float16
+and long double (convert first, e.g. with ``.astype(numpy.float32)``), a ``numpy.ma``
+masked array (its mask would be dropped: fill it first), booleans mixed with numbers
+(``[1, True]``), and a switch such as ``causal`` or ``return_weights`` that is not
+``True`` or ``False``. Every result is finite: where a product would overflow the float
+range, a ``ValueError`` names the arguments to scale down.
 """
 
 from .gradients import context_vectors_backward, softmax_jacobian, softmax_vjp

@@ -10,40 +10,44 @@ Usage::
 
 It prints the three steps for one query (its scores, its weights, its context
 vector), then all queries at once (the score, weight and context matrices), as
-tables labelled with the tokens. The same command is installed as ``attention-ref``.
+tables labelled with the tokens. Past `ALL_PAIRS_LIMIT` tokens the two N x N tables
+(and their numbers in ``--json``) are left out, saying so, unless ``--all-pairs``
+asks for them. The same command is installed as ``attention-ref``.
 
 ``--sentence`` embeds the words of a sentence with the GloVe vectors that the package
 ships (`attention_ref.examples.glove`: 50 dimensions, the 20,000 most frequent words).
 
-Input files hold an N x D array, one row per token:
+Input files hold an N x D array, one row per token; ``attention_ref._input_files``
+reads them and states the formats and the limits.
 
-- ``.npy``: the array (``numpy.save``); tokens are named by their index;
-- ``.csv``: one row per token, optionally led by the token's name; a first row
-  without any number (a header) is skipped;
-- ``.json``: a list of rows, or ``{"tokens": [...], "inputs": [[...], ...]}``.
-
-A bad argument or file is reported in one line on stderr, with exit status 2.
+A bad argument or file is reported in one line on stderr, with exit status 2. If the
+reader of the output goes away (``| head``), the command stops quietly with status 1.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
+import contextlib
+import errno
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import numpy as np
 
-from ._validate import FloatArray, as_inputs, as_token_index
+from ._input_files import MAX_NUMBERS, MAX_TOKENS, read_inputs
+from ._validate import FloatArray, as_token_index
 from .examples import INPUTS, TOKENS, glove
 from .simple import attention_scores, attention_weights, context_vector, context_vectors
 
 PROG = "attention-ref"
 EXAMPLE_QUERY = "journey"  # the query the lecture works through
+ALL_PAIRS_LIMIT = 100  # tokens; past it, the N x N tables only with --all-pairs
+MAX_PRECISION = 20  # decimals; float64 holds 17 significant digits
 
 
 class UsageError(Exception):
@@ -64,21 +68,23 @@ def build_parser() -> Parser:
         prog=PROG,
         description="Self-attention without trainable weights, step by step: attention "
         "scores, attention weights and context vectors of a query, then of all tokens.",
+        epilog="Exit status: 0, or 2 after a bad argument or input file (one line on "
+        "stderr), or 1 if the output is cut off (e.g. by | head, or a full disk).",
     )
     parser.add_argument(
         "--query",
         metavar="TOKEN_OR_INDEX",
-        help="the query: a token name, or an index (negative counts from the end); default: "
-        f'"{EXAMPLE_QUERY}" in the worked example, the first token of an --input file '
-        "or a --sentence",
+        help="the query: a token name, or an index (negative counts from the end; a name wins "
+        f'where a token is named like an index); default: "{EXAMPLE_QUERY}" in the worked '
+        "example, the first token (index 0) of an --input file or a --sentence",
     )
     source = parser.add_mutually_exclusive_group()
     source.add_argument(
         "--input",
         metavar="FILE",
         type=Path,
-        help="your own embeddings: an N x D array in a .npy, .csv or .json file "
-        "(default: the worked example)",
+        help="your own embeddings: an N x D array in a .npy, .csv or .json file, at most "
+        f"{MAX_TOKENS:,} tokens and {MAX_NUMBERS:,} numbers (default: the worked example)",
     )
     source.add_argument(
         "--sentence",
@@ -89,127 +95,39 @@ def build_parser() -> Parser:
     parser.add_argument(
         "--precision",
         metavar="N",
-        type=non_negative_int,
+        type=precision,
         default=4,
-        help="decimals shown in the tables (default: 4; --json always gives every digit)",
+        help=f"decimals shown in the tables, 0 to {MAX_PRECISION} (default: 4; --json "
+        "always gives every digit)",
     )
     parser.add_argument(
         "--json", action="store_true", help="print every quantity as JSON instead of tables"
     )
+    parser.add_argument(
+        "--all-pairs",
+        action="store_true",
+        help=f"show the N x N scores and weights of all queries even past {ALL_PAIRS_LIMIT} "
+        "tokens (they are left out there: N x N numbers are too many to read)",
+    )
     return parser
 
 
-def non_negative_int(text: str) -> int:
-    """Parse --precision: an integer >= 0."""
+def precision(text: str) -> int:
+    """Parse --precision: an integer from 0 to `MAX_PRECISION`."""
+    shown = shorten(text)
+    needs = f"needs an integer from 0 to {MAX_PRECISION}"
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"needs an integer >= 0; got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"needs an integer >= 0; got {value}")
+        raise argparse.ArgumentTypeError(f"{needs}; got {shown!r}") from None
+    if not 0 <= value <= MAX_PRECISION:
+        raise argparse.ArgumentTypeError(f"{needs}; got {shown}")
     return value
 
 
-# Reading the inputs ---------------------------------------------------------------
-
-
-def read_inputs(path: Path) -> tuple[list[str], FloatArray]:
-    """Token names and checked embeddings (N, D) from a .npy, .csv or .json file."""
-    reader = READERS.get(path.suffix.lower())
-    if reader is None:
-        raise UsageError(
-            f"--input {path}: unsupported file type {path.suffix or '(none)'!r}; "
-            "use .npy, .csv or .json"
-        )
-    try:
-        tokens, rows = reader(path)
-        inputs = as_inputs(rows)  # the package's checks: shape, dtype, NaN, infinity
-        if inputs.ndim != 2:
-            raise ValueError(
-                f"inputs must be an N x D matrix (one row per token); got shape {inputs.shape}"
-            )
-        return check_tokens(tokens, len(inputs)), inputs
-    except OSError as error:
-        raise UsageError(f"--input {path}: cannot read it: {error.strerror or error}") from None
-    except (ValueError, TypeError) as error:
-        raise UsageError(f"--input {path}: {error}") from None
-
-
-def read_npy(path: Path) -> tuple[None, Any]:
-    """A .npy file holds an array and nothing else (no pickled objects)."""
-    with path.open("rb") as file:
-        try:
-            np.lib.format.read_magic(file)
-        except ValueError:
-            raise ValueError("not a .npy file (numpy.save writes one)") from None
-        file.seek(0)
-        return None, np.lib.format.read_array(file, allow_pickle=False)
-
-
-def read_json(path: Path) -> tuple[Any, Any]:
-    """A list of rows, or an object with "inputs" and optionally "tokens"."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))  # -sig: skip a BOM
-    except json.JSONDecodeError as error:
-        raise ValueError(f"not valid JSON: {error}") from None
-    if not isinstance(data, dict):
-        return None, data
-    if "inputs" not in data or not set(data) <= {"tokens", "inputs"}:
-        raise ValueError(
-            f'a JSON object needs the key "inputs" and optionally "tokens"; got keys {sorted(data)}'
-        )
-    return data.get("tokens"), data["inputs"]
-
-
-def read_csv(path: Path) -> tuple[list[str] | None, list[list[float]]]:
-    """Rows of numbers, each optionally led by a token name; a header row is skipped."""
-    with path.open(newline="", encoding="utf-8-sig") as file:  # -sig: skip a BOM
-        lines = [(n, row) for n, row in enumerate(csv.reader(file), 1) if "".join(row).strip()]
-    if lines and not any(is_number(cell) for cell in lines[0][1]):
-        lines = lines[1:]  # a header: no number in it
-    if not lines:
-        raise ValueError("no rows of numbers in the file")
-    named = not is_number(lines[0][1][0])  # a first column of token names
-    tokens = [row[0].strip() for _, row in lines] if named else None
-    width = len(lines[0][1])
-    rows = []
-    for n, row in lines:
-        if len(row) != width:
-            raise ValueError(f"line {n} has {len(row)} columns, line {lines[0][0]} has {width}")
-        rows.append([parse_number(cell, n) for cell in row[named:]])
-    return tokens, rows
-
-
-def is_number(text: str) -> bool:
-    """Whether a CSV cell reads as a number (``float`` allows spaces, nan and inf)."""
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def parse_number(cell: str, line: int) -> float:
-    """A CSV cell as a float, or an error that says where it is."""
-    if not is_number(cell):
-        raise ValueError(f"line {line}: {cell.strip()!r} is not a number")
-    return float(cell)
-
-
-READERS = {".npy": read_npy, ".json": read_json, ".csv": read_csv}
-
-
-def check_tokens(tokens: object, num_tokens: int) -> list[str]:
-    """Token names from a file, one string per row; by default the row indices."""
-    if tokens is None:
-        return [str(i) for i in range(num_tokens)]
-    if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
-        raise ValueError(f"tokens must be a list of strings; got {tokens!r}")
-    if len(tokens) != num_tokens:
-        raise ValueError(
-            f"tokens must name each of the {num_tokens} rows of inputs; got {len(tokens)} names"
-        )
-    return tokens
+def shorten(text: str, limit: int = 40) -> str:
+    """`text` for an error message: cut, and saying so, past `limit` characters."""
+    return text if len(text) <= limit else f"{text[: limit - 20]}... ({len(text):,} characters)"
 
 
 def read_sentence(sentence: str) -> tuple[list[str], FloatArray]:
@@ -236,15 +154,12 @@ def find_query(query: str, tokens: Sequence[str]) -> int:
     except ValueError:
         shown = ", ".join(tokens[:10]) + (", ..." if len(tokens) > 10 else "")
         raise UsageError(
-            f"--query {query!r} is neither a token ({shown}) nor an integer index"
+            f"--query {shorten(query)!r} is neither a token ({shown}) nor an integer index"
         ) from None
     try:
         return as_token_index(index, len(tokens)) % len(tokens)
     except IndexError as error:
         raise UsageError(f"--query {query}: {error}") from None
-
-
-# The story's numbers ----------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -257,131 +172,168 @@ class Walkthrough:
     scores: FloatArray  # (N,): step 1, the query's dot product with every input
     weights: FloatArray  # (N,): step 2, softmax of the scores
     context: FloatArray  # (D,): step 3, the weighted sum of the inputs
-    all_scores: FloatArray  # (N, N): row i holds the scores of query i
-    all_weights: FloatArray  # (N, N): each row sums to 1
+    all_scores: FloatArray | None  # (N, N): row i holds the scores of query i; or left out
+    all_weights: FloatArray | None  # (N, N): each row sums to 1; or left out
     all_context: FloatArray  # (N, D): row i is the context vector of token i
 
+    @classmethod
+    def compute(
+        cls, tokens: list[str], inputs: FloatArray, query: int, *, all_pairs: bool
+    ) -> Walkthrough:
+        """Compute every quantity with the package's public functions."""
+        scores = attention_scores(inputs, query)
+        all_scores = attention_scores(inputs) if all_pairs else None
+        return cls(
+            tokens=tokens,
+            inputs=inputs,
+            query=query,
+            scores=scores,
+            weights=attention_weights(scores),
+            context=context_vector(inputs, query),
+            all_scores=all_scores,
+            all_weights=None if all_scores is None else attention_weights(all_scores),
+            all_context=context_vectors(inputs),
+        )
 
-def walk_through(tokens: list[str], inputs: FloatArray, query: int) -> Walkthrough:
-    """Compute every quantity with the package's public functions."""
-    scores = attention_scores(inputs, query)
-    all_scores = attention_scores(inputs)
-    return Walkthrough(
-        tokens=tokens,
-        inputs=inputs,
-        query=query,
-        scores=scores,
-        weights=attention_weights(scores),
-        context=context_vector(inputs, query),
-        all_scores=all_scores,
-        all_weights=attention_weights(all_scores),
-        all_context=context_vectors(inputs),
-    )
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Walkthrough:
+        """The walkthrough the parsed arguments ask for; bad input raises `UsageError`."""
+        if args.sentence is not None:
+            tokens, inputs = read_sentence(args.sentence)
+            query = 0 if args.query is None else find_query(args.query, tokens)
+        elif args.input is None:
+            tokens, inputs = list(TOKENS), INPUTS
+            query = find_query(EXAMPLE_QUERY if args.query is None else args.query, tokens)
+        else:
+            try:
+                tokens, inputs = read_inputs(args.input)
+            except (ValueError, TypeError) as error:
+                raise UsageError(f"--input {args.input}: {error}") from None
+            # The first token: index 0 itself, even where a token is named "0".
+            query = 0 if args.query is None else find_query(args.query, tokens)
+        all_pairs = args.all_pairs or len(tokens) <= ALL_PAIRS_LIMIT
+        try:
+            return cls.compute(tokens, inputs, query, all_pairs=all_pairs)
+        except (ValueError, TypeError) as error:  # the package's checks, e.g. an overflow
+            raise UsageError(f"--input {args.input}: {error}") from None
+        except MemoryError:
+            n = len(tokens)
+            raise UsageError(
+                f"not enough memory for attention over {n:,} tokens, which makes "
+                f"{n:,} x {n:,} numbers ({n * n * inputs.itemsize / 2**20:,.0f} MiB per "
+                "matrix); try fewer tokens"
+            ) from None
 
 
-def story_of(args: argparse.Namespace) -> Walkthrough:
-    """Everything to print, from the parsed arguments; bad input raises `UsageError`."""
-    if args.sentence is not None:
-        tokens, inputs = read_sentence(args.sentence)
-        default_query = "0"
-    elif args.input is None:
-        tokens, inputs, default_query = list(TOKENS), INPUTS, EXAMPLE_QUERY
-    else:
-        tokens, inputs = read_inputs(args.input)
-        default_query = "0"
-    query = find_query(default_query if args.query is None else args.query, tokens)
-    try:
-        return walk_through(tokens, inputs, query)
-    except (ValueError, TypeError) as error:  # the package's checks, e.g. overflowing scores
-        raise UsageError(f"--input {args.input}: {error}") from None
+def table(
+    values: FloatArray, rows: Sequence[str], columns: Sequence[str], precision: int
+) -> Iterator[str]:
+    """A matrix as aligned text, a line at a time: column labels, then labelled rows."""
+    values = np.atleast_2d(values)
 
+    def cell(value: float) -> str:
+        return f"{value:.{precision}f}"
 
-# Output ----------------------------------------------------------------------------
-
-
-def table(values: FloatArray, rows: Sequence[str], columns: Sequence[str], precision: int) -> str:
-    """A matrix as aligned text: column labels on top, one labelled line per row."""
-    cells = [[f"{value:.{precision}f}" for value in row] for row in np.atleast_2d(values)]
-    widths = [max(len(label), *(len(row[j]) for row in cells)) for j, label in enumerate(columns)]
-    indent = max(len(label) for label in rows)
-    lines = [" " * indent + "".join(f"  {c:>{w}}" for c, w in zip(columns, widths, strict=True))]
-    for label, row in zip(rows, cells, strict=True):
-        numbers = "".join(f"  {c:>{w}}" for c, w in zip(row, widths, strict=True))
-        lines.append(f"{label:<{indent}}{numbers}")
-    return "\n".join(lines)
-
-
-def to_text(story: Walkthrough, precision: int) -> str:
-    """The walkthrough as titled tables, in the order of the story."""
-    tokens, query = story.tokens, story.tokens[story.query]
-    dims = [f"d{k}" for k in range(story.inputs.shape[1])]
-    n, d = story.inputs.shape
-    sections = [
-        (f"Inputs: {n} tokens x {d} dimensions", story.inputs, tokens, dims),
-        (
-            f'Step 1. Attention scores of the query "{query}" (token {story.query}): '
-            "its dot product with every input",
-            story.scores,
-            [query],
-            tokens,
-        ),
-        (
-            f'Step 2. Attention weights of "{query}": softmax of its scores, summing to 1',
-            story.weights,
-            [query],
-            tokens,
-        ),
-        (
-            f'Step 3. Context vector of "{query}": the inputs weighted by its weights, summed',
-            story.context,
-            [query],
-            dims,
-        ),
-        (
-            "All queries at once: attention scores, inputs @ inputs.T (row i: query i)",
-            story.all_scores,
-            tokens,
-            tokens,
-        ),
-        (
-            "All queries at once: attention weights, softmax of each row",
-            story.all_weights,
-            tokens,
-            tokens,
-        ),
-        (
-            "All queries at once: context vectors, weights @ inputs (row i: token i)",
-            story.all_context,
-            tokens,
-            dims,
-        ),
+    # A column's widest number is its largest or its most negative one, so the widths
+    # need no pass that formats every number twice.
+    widths = [
+        max(len(label), len(cell(top)), len(cell(bottom)))
+        for label, top, bottom in zip(columns, values.max(axis=0), values.min(axis=0), strict=True)
     ]
-    return "\n\n".join(
-        f"{title}\n{table(values, rows, columns, precision)}"
-        for title, values, rows, columns in sections
-    )
+    indent = max(len(label) for label in rows)
+    yield " " * indent + "".join(f"  {c:>{w}}" for c, w in zip(columns, widths, strict=True))
+    for label, row in zip(rows, values, strict=True):
+        numbers = "".join(f"  {cell(v):>{w}}" for v, w in zip(row, widths, strict=True))
+        yield f"{label:<{indent}}{numbers}"
 
 
-def to_json(story: Walkthrough) -> str:
-    """The walkthrough as one line of JSON, every number with all its digits."""
+def to_text(walk: Walkthrough, precision: int) -> Iterator[str]:
+    """The walkthrough as titled tables, in the order of the story, a line at a time."""
+    tokens, one, n = walk.tokens, [walk.tokens[walk.query]], len(walk.tokens)
+    dims = [f"d{k}" for k in range(walk.inputs.shape[1])]
+    tables = [  # (values, row labels, column labels), in the order of TITLES
+        (walk.inputs, tokens, dims),
+        (walk.scores, one, tokens),
+        (walk.weights, one, tokens),
+        (walk.context, one, dims),
+        (walk.all_scores, tokens, tokens),
+        (walk.all_weights, tokens, tokens),
+        (walk.all_context, tokens, dims),
+    ]
+    for number, (template, (values, rows, columns)) in enumerate(zip(TITLES, tables, strict=True)):
+        title = template.format(n=n, d=len(dims), query=one[0], index=walk.query)
+        if number:
+            yield ""  # a blank line between tables
+        if values is None:
+            yield f"{title}: left out for {n:,} tokens (over {ALL_PAIRS_LIMIT}; see --all-pairs)"
+            continue
+        yield title
+        yield from table(values, rows, columns, precision)
+
+
+TITLES = (
+    "Inputs: {n} tokens x {d} dimensions",
+    'Step 1. Attention scores of the query "{query}" (token {index}): its dot product with '
+    "every input",
+    'Step 2. Attention weights of "{query}": softmax of its scores, summing to 1',
+    'Step 3. Context vector of "{query}": the inputs weighted by its weights, summed',
+    "All queries at once: attention scores, inputs @ inputs.T (row i: query i)",
+    "All queries at once: attention weights, softmax of each row",
+    "All queries at once: context vectors, weights @ inputs (row i: token i)",
+)
+
+
+def to_json(walk: Walkthrough) -> str:
+    """The walkthrough as one line of JSON, every number with all its digits.
+
+    Matrices left out (past `ALL_PAIRS_LIMIT` tokens without ``--all-pairs``) are null.
+    """
     return json.dumps(
         {
-            "tokens": story.tokens,
-            "inputs": story.inputs.tolist(),
+            "tokens": walk.tokens,
+            "inputs": walk.inputs.tolist(),
             "query": {
-                "index": story.query,
-                "token": story.tokens[story.query],
-                "scores": story.scores.tolist(),
-                "weights": story.weights.tolist(),
-                "context": story.context.tolist(),
+                "index": walk.query,
+                "token": walk.tokens[walk.query],
+                "scores": walk.scores.tolist(),
+                "weights": walk.weights.tolist(),
+                "context": walk.context.tolist(),
             },
             "all_queries": {
-                "scores": story.all_scores.tolist(),
-                "weights": story.all_weights.tolist(),
-                "context": story.all_context.tolist(),
+                "scores": None if walk.all_scores is None else walk.all_scores.tolist(),
+                "weights": None if walk.all_weights is None else walk.all_weights.tolist(),
+                "context": walk.all_context.tolist(),
             },
         }
     )
+
+
+def write_lines(lines: Iterable[str]) -> None:
+    """Write `lines` to stdout as they come, so that a large output is never held whole."""
+    if sys.stdout is None:  # started with stdout closed (>&-): no reader at all
+        raise BrokenPipeError(errno.EPIPE, "standard output is closed")
+    for line in lines:
+        sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def silence_stdout() -> None:
+    """After a broken pipe, point stdout at devnull so that Python's last flush passes.
+
+    The recipe of Python's documentation (the signal module's note on SIGPIPE).
+    """
+    with contextlib.suppress(AttributeError, OSError, ValueError):  # None, or not a file
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def report(message: str) -> None:
+    """One line on stderr, even for a path or a token with a newline in it.
+
+    Nothing if there is no stderr (``2>&-`` closes it).
+    """
+    if sys.stderr is not None:
+        one_line = message.replace("\r", "\\r").replace("\n", "\\n")
+        print(f"{PROG}: error: {one_line}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -395,7 +347,9 @@ def main(argv: list[str] | None = None) -> int:
     Returns
     -------
     int
-        The exit status: 0, or 2 after reporting a bad argument or input file.
+        The exit status: 0; 2 after reporting a bad argument or input file; 1 if the
+        output was cut off (a closed pipe, quietly; a write that failed, with a
+        message); 130 if interrupted.
 
     Examples
     --------
@@ -410,11 +364,23 @@ def main(argv: list[str] | None = None) -> int:
     """
     try:
         args = build_parser().parse_args(argv)
-        story = story_of(args)
+        walk = Walkthrough.from_args(args)
+        write_lines([to_json(walk)] if args.json else to_text(walk, args.precision))
     except UsageError as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
+        report(str(error))
         return 2
-    print(to_json(story) if args.json else to_text(story, args.precision))
+    except MemoryError:
+        report("not enough memory to print the output")
+        return 2
+    except BrokenPipeError:  # e.g. | head: the reader has all it wants
+        silence_stdout()
+        return 1
+    except OSError as error:  # writing failed, e.g. a full disk: the output is cut short
+        silence_stdout()
+        report(f"cannot write the output: {error.strerror or error}")
+        return 1
+    except KeyboardInterrupt:
+        return 130
     return 0
 
 

@@ -1,18 +1,92 @@
 """Turn user input into checked float arrays, or fail with an error that says why.
 
-Every public function goes through here first, so the math modules can assume a
-floating-point array of the right shape with no NaN in it.
+This is the one boundary of the package. Every public function checks its arguments
+here, once, and then calls private kernels that trust them: a float32 or float64 array
+of the right shape with no NaN in it. The checks on results -- a product of checked
+arrays that overflows the float range -- are here too, so that every message that names
+an argument is written in one place.
 """
 
 from __future__ import annotations
 
 import numbers
 import operator
+from collections.abc import Mapping
+from typing import Any, SupportsIndex, cast
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 FloatArray = NDArray[np.floating]
+Seed = int | np.random.Generator
+# What an overflow message names: an array (shown by its largest |entry|) or a factor.
+Operands = Mapping[str, FloatArray | float]
+
+_KINDS = {
+    "b": "booleans",
+    "c": "complex numbers",
+    "U": "strings",
+    "S": "bytes",
+    "O": "Python objects",
+}
+
+
+def as_array(x: object, name: str) -> NDArray[Any]:
+    """`x` as a numpy array, refusing what numpy would read wrongly or with a traceback.
+
+    Raises
+    ------
+    TypeError
+        For ``None``, a ``numpy.ma`` masked array (its mask would be dropped), an object
+        numpy cannot read (such as a tensor that requires grad), or nested sequences
+        that mix booleans with numbers (numpy would read True as 1).
+    ValueError
+        For ragged nested sequences, or nesting deeper than numpy's 64 dimensions.
+    """
+    if x is None:
+        raise TypeError(f"{name} must be an array of real numbers; got None")
+    if isinstance(x, np.ma.MaskedArray):
+        raise TypeError(
+            f"{name} must be a plain array, not a numpy.ma masked array: its mask would be "
+            "ignored. Fill the masked entries first (x.filled(value)); for scores, "
+            "x.filled(-numpy.inf) masks them out"
+        )
+    try:
+        array = np.asarray(x)
+    except ValueError as error:
+        if "inhomogeneous" in str(error):  # numpy's message for ragged lists
+            raise ValueError(
+                f"{name} must be a rectangular array; got ragged nested sequences "
+                "(rows of different lengths)"
+            ) from None
+        raise ValueError(f"{name} cannot be read as an array: {error}") from None
+    except (TypeError, RuntimeError) as error:  # e.g. a torch tensor that requires grad
+        raise TypeError(f"{name} cannot be read as an array: {error}") from None
+    if array.dtype.kind in "iuf" and _holds_booleans(x):
+        raise TypeError(
+            f"{name} mixes booleans with numbers, which numpy would read as 0 and 1; "
+            "use one or the other"
+        )
+    return array
+
+
+def _holds_booleans(x: object) -> bool:
+    """Whether nested lists or tuples hold a bool, which numpy turns into a number."""
+    if isinstance(x, (bool, np.bool_)):
+        return True
+    if isinstance(x, np.ndarray):
+        return bool(x.dtype.kind == "b")
+    if isinstance(x, (list, tuple)):
+        kinds = set(map(type, x))  # at C speed: a row of floats is one set lookup each
+        if kinds <= {float, int}:  # type(True) is bool, not int
+            return False
+        return any(_holds_booleans(item) for item in x)
+    return False
+
+
+def _is_int(value: object) -> bool:
+    """Whether `value` is a Python or numpy integer, not a bool."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
 def as_float_array(x: ArrayLike, name: str) -> FloatArray:
@@ -21,39 +95,56 @@ def as_float_array(x: ArrayLike, name: str) -> FloatArray:
     Raises
     ------
     TypeError
-        For ``None``, strings, booleans, complex numbers and other objects.
+        For ``None``, strings, booleans, complex numbers, other float types (float16,
+        long double) and other objects; see `as_array`.
     ValueError
-        For ragged nested sequences.
+        For ragged nested sequences, or an integer beyond the float range.
     """
-    if x is None:
-        raise TypeError(f"{name} must be an array of real numbers; got None")
-    try:
-        array = np.asarray(x)
-    except ValueError:  # numpy's "inhomogeneous shape" for ragged lists
-        raise ValueError(
-            f"{name} must be a rectangular array; got ragged nested sequences "
-            "(rows of different lengths)"
-        ) from None
+    array = as_array(x, name)
     kind = array.dtype.kind
-    if kind == "f":
-        if array.dtype in (np.float32, np.float64):
-            return array
-        return array.astype(np.float64)  # float16 and long double: compute in float64
     if kind in "iu":
         return array.astype(np.float64)
-    what = {
-        "b": "booleans",
-        "c": "complex numbers",
-        "U": "strings",
-        "S": "bytes",
-        "O": "Python objects",
-    }.get(kind, "values that are not numbers")
+    if kind == "f" and array.dtype.itemsize in (4, 8):
+        # A big-endian file's floats are converted to the machine's byte order.
+        return array if array.dtype.isnative else array.astype(array.dtype.newbyteorder("="))
+    if kind == "f":
+        raise TypeError(
+            f"{name} must be float32 or float64 (integers become float64); got dtype "
+            f"{array.dtype}: convert it first, e.g. with .astype(numpy.float32)"
+        )
+    if kind == "O" and array.size and all(_is_int(v) for v in array.flat):
+        # Python integers beyond numpy's 64-bit range are still integers.
+        try:
+            return array.astype(np.float64)
+        except OverflowError:
+            raise ValueError(
+                f"{name} must contain numbers within the float range (up to "
+                f"{np.finfo(np.float64).max:.4g}); got an integer beyond it"
+            ) from None
+    what = _KINDS.get(kind, "values that are not numbers")
     raise TypeError(
         f"{name} must contain real numbers (float or int); got {what} (dtype {array.dtype})"
     )
 
 
-def check_no_nan(x: FloatArray, name: str, *, allow_neg_inf: bool = False) -> None:
+def as_float_dtype(dtype: DTypeLike, name: str = "dtype") -> np.dtype[Any]:
+    """Check a dtype to compute in: float32 or float64."""
+    try:
+        resolved = np.dtype(dtype)
+    except (TypeError, ValueError):  # not a dtype at all, e.g. "bogus"
+        pass
+    else:
+        if resolved in (np.dtype(np.float32), np.dtype(np.float64)):
+            return resolved
+    raise TypeError(f"{name} must be numpy.float32 or numpy.float64; got {dtype!r}")
+
+
+def first_index(bad: NDArray[np.bool_] | np.bool_) -> tuple[int, ...]:
+    """The index of the first True entry of `bad`, without listing all the others."""
+    return tuple(int(i) for i in np.unravel_index(int(np.argmax(bad)), bad.shape))
+
+
+def check_finite(x: FloatArray, name: str, *, allow_neg_inf: bool = False) -> None:
     """Raise ``ValueError`` naming the first NaN or infinite entry of `x`.
 
     With `allow_neg_inf`, ``-inf`` passes: it is how a score is masked out.
@@ -63,9 +154,48 @@ def check_no_nan(x: FloatArray, name: str, *, allow_neg_inf: bool = False) -> No
         ok |= np.isneginf(x)
     if ok.all():
         return
-    where = tuple(int(i) for i in np.argwhere(~ok)[0])
+    where = first_index(~ok)
     allowed = "finite numbers or -inf" if allow_neg_inf else "finite numbers"
     raise ValueError(f"{name} must contain only {allowed}; got {x[where]} at index {where}")
+
+
+def check_no_overflow(
+    result: FloatArray, what: str, operands: Operands, advice: str | None = None
+) -> None:
+    """Raise if `result`, computed from checked `operands`, overflowed the float range.
+
+    `what` names the computation ("a dot product"); the message names each operand with
+    its largest entry, so the caller knows what to scale down.
+    """
+    if np.isfinite(result).all():
+        return
+    names = list(operands)
+    subject = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    plural = len(names) > 1 or names[0].endswith("s")
+    sizes = ", ".join(
+        f"{name} is {value:.3g}"
+        if isinstance(value, float)
+        else f"largest |{name}| is {np.abs(value).max():.3g}"
+        for name, value in operands.items()
+    )
+    together = " together" if len(names) > 1 else ""
+    advice = advice or f"scale {'them' if plural else 'it'} down"
+    raise ValueError(
+        f"{subject} {'are' if plural else 'is'} too large{together}: {what} overflows "
+        f"{result.dtype} ({sizes}); {advice}"
+    )
+
+
+def checked_matmul(
+    a: FloatArray, b: FloatArray, what: str, operands: Operands, *, scale: float | None = None
+) -> FloatArray:
+    """``a @ b`` (times `scale`) of checked arrays; an overflow names the `operands`."""
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked below
+        product = a @ b
+        if scale is not None:
+            product *= scale
+    check_no_overflow(product, what, operands)
+    return product
 
 
 def as_inputs(inputs: ArrayLike, name: str = "inputs") -> FloatArray:
@@ -80,7 +210,7 @@ def as_inputs(inputs: ArrayLike, name: str = "inputs") -> FloatArray:
         raise ValueError(
             f"{name} must not be empty; got shape {x.shape} (a batch axis of length 0)"
         )
-    check_no_nan(x, name)
+    check_finite(x, name)
     return x
 
 
@@ -109,7 +239,7 @@ def as_integer(value: object, name: str, needs: str) -> int:
     """
     if not isinstance(value, (bool, np.bool_)):
         try:
-            return operator.index(value)
+            return operator.index(cast(SupportsIndex, value))  # a TypeError if it is not
         except TypeError:
             pass
     raise TypeError(f"{name} must be {needs}; got {type(value).__name__} {value!r}")
@@ -145,8 +275,21 @@ def as_matrix(x: ArrayLike, name: str) -> FloatArray:
             f"{name} must be a matrix of shape (d_in, d_out) with d_in >= 1 and "
             f"d_out >= 1; got shape {matrix.shape}"
         )
-    check_no_nan(matrix, name)
+    check_finite(matrix, name)
     return matrix
+
+
+def check_same_shape(
+    weights: dict[str, FloatArray], reference: str, others: tuple[str, ...]
+) -> None:
+    """Raise if a weight's shape differs from the reference weight's (d_in, d_out)."""
+    shape = weights[reference].shape
+    for name in others:
+        if weights[name].shape != shape:
+            raise ValueError(
+                f"{name} must have the same shape as {reference}, (d_in, d_out) = "
+                f"{shape}; got shape {weights[name].shape}"
+            )
 
 
 def as_positive_int(value: object, name: str) -> int:
@@ -157,22 +300,41 @@ def as_positive_int(value: object, name: str) -> int:
     return count
 
 
+def as_generator(seed: object) -> np.random.Generator:
+    """A generator from `seed`: an integer >= 0, or a generator used as it is.
+
+    ``None`` would draw fresh, unreproducible weights, so it is refused like any
+    other non-integer.
+    """
+    if isinstance(seed, np.random.Generator):
+        return seed
+    needs = "an integer >= 0 or a numpy.random.Generator (the same seed gives the same weights)"
+    value = as_integer(seed, "seed", needs)
+    if value < 0:
+        raise ValueError(f"seed must be an integer >= 0; got {value}")
+    return np.random.default_rng(value)
+
+
 def as_scale(scale: object, name: str = "scale") -> float:
     """Check a score scale factor: a finite real number > 0."""
+    needs = "(or None for 1/sqrt(d_k))"
     if isinstance(scale, (bool, np.bool_)) or not isinstance(scale, numbers.Real):
         raise TypeError(
-            f"{name} must be a real number > 0 (or None for 1/sqrt(d_k)); "
-            f"got {type(scale).__name__} {scale!r}"
+            f"{name} must be a real number > 0 {needs}; got {type(scale).__name__} {scale!r}"
         )
-    value = float(scale)
-    if not (np.isfinite(value) and value > 0):
+    try:
+        value = float(scale)
+    except OverflowError:  # e.g. 10**400: no float is that large
         raise ValueError(
-            f"{name} must be a finite number > 0 (or None for 1/sqrt(d_k)); got {value}"
-        )
+            f"{name} must be a finite number > 0 {needs}; got {type(scale).__name__} "
+            "beyond the float range"
+        ) from None
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a finite number > 0 {needs}; got {value}")
     return value
 
 
-def as_mask(mask: ArrayLike, scores_shape: tuple[int, ...], name: str = "mask") -> NDArray:
+def as_mask(mask: ArrayLike, scores_shape: tuple[int, ...], name: str = "mask") -> NDArray[Any]:
     """Check an attention mask against the scores it applies to.
 
     A boolean mask (True = may attend) is returned as is; a float mask (added to the
@@ -182,21 +344,15 @@ def as_mask(mask: ArrayLike, scores_shape: tuple[int, ...], name: str = "mask") 
     Raises
     ------
     TypeError
-        For a mask that is neither boolean nor floating point (e.g. integers, whose
-        meaning -- keep/drop or add -- would be ambiguous).
+        For a mask that is neither boolean nor float32/float64 (e.g. integers, whose
+        meaning -- keep/drop or add -- would be ambiguous), or see `as_array`.
     ValueError
         For NaN or ``+inf`` in a float mask, or a shape that does not broadcast.
     """
-    try:
-        array = np.asarray(mask)
-    except ValueError:  # numpy's "inhomogeneous shape" for ragged lists
-        raise ValueError(
-            f"{name} must be a rectangular array; got ragged nested sequences "
-            "(rows of different lengths)"
-        ) from None
+    array = as_array(mask, name)
     if array.dtype.kind == "f":
-        array = as_float_array(array, name)  # float16 and long double to float64
-        check_no_nan(array, name, allow_neg_inf=True)
+        array = as_float_array(array, name)
+        check_finite(array, name, allow_neg_inf=True)
     elif array.dtype.kind != "b":
         raise TypeError(
             f"{name} must be boolean (True = may attend) or float (added to the scores); "
@@ -217,7 +373,8 @@ def as_mask(mask: ArrayLike, scores_shape: tuple[int, ...], name: str = "mask") 
 def as_flag(value: object, name: str) -> bool:
     """Check a switch such as ``causal``: ``True`` or ``False``, nothing else.
 
-    Refusing truthy objects catches ``causal=mask`` written for ``mask=mask``.
+    Refusing truthy objects catches ``causal=mask`` written for ``mask=mask``, and
+    ``return_weights="no"``, which would count as true.
     """
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False; got {type(value).__name__} {value!r}")
@@ -249,30 +406,31 @@ def check_query_key_value(query: FloatArray, key: FloatArray, value: FloatArray)
         ) from None
 
 
-def as_probabilities(p: ArrayLike, axis: int, name: str) -> tuple[FloatArray, int]:
+def as_weights(x: ArrayLike, axis: int, name: str) -> tuple[FloatArray, int]:
     """Check softmax outputs: entries in [0, 1], each slice along `axis` summing to 1.
 
     The sum is checked to within the square root of the dtype's machine epsilon
     (1.5e-8 in float64, 3.5e-4 in float32): far looser than the round-off of a
     softmax, far tighter than a vector that was never normalised.
     """
-    probs, axis = as_scores(p, axis, name)
-    check_no_nan(probs, name)
-    if ((probs < 0) | (probs > 1)).any():
-        where = tuple(int(i) for i in np.argwhere((probs < 0) | (probs > 1))[0])
+    weights, axis = as_scores(x, axis, name)
+    check_finite(weights, name)
+    outside = (weights < 0) | (weights > 1)
+    if outside.any():
+        where = first_index(outside)
         raise ValueError(
             f"{name} must hold probabilities in [0, 1] (softmax outputs); "
-            f"got {probs[where]} at index {where}"
+            f"got {weights[where]} at index {where}"
         )
-    totals = probs.sum(axis=axis, keepdims=True)
-    off = np.abs(totals - 1) > np.sqrt(np.finfo(probs.dtype).eps)
+    totals = weights.sum(axis=axis, keepdims=True)
+    off = np.abs(totals - 1) > np.sqrt(np.finfo(weights.dtype).eps)
     if off.any():
-        where = tuple(int(i) for i in np.argwhere(off)[0])
+        where = first_index(off)
         raise ValueError(
             f"{name} must sum to 1 along axis {axis} (softmax outputs); "
             f"got a sum of {totals[where]} at index {where}"
         )
-    return probs, axis
+    return weights, axis
 
 
 def as_like(x: ArrayLike, reference: FloatArray, name: str, reference_name: str) -> FloatArray:
@@ -283,5 +441,23 @@ def as_like(x: ArrayLike, reference: FloatArray, name: str, reference_name: str)
             f"{name} must have the same shape as {reference_name}, {reference.shape}; "
             f"got shape {array.shape}"
         )
-    check_no_nan(array, name)
+    check_finite(array, name)
     return array
+
+
+def check_not_all_masked(totals: FloatArray, axis: int, name: str) -> None:
+    """Raise if a softmax slice sums to 0 before normalising: all its scores are -inf.
+
+    `totals` are the sums of ``exp(x - max)`` (see ``normalize._softmax_parts``): at
+    least 1 for a slice with a finite entry, exactly 0 for a slice of ``-inf``.
+    """
+    masked = totals == 0
+    if not masked.any():
+        return
+    index: list[object] = list(first_index(masked))
+    index[axis] = ":"
+    where = ", ".join(str(i) for i in index)
+    raise ValueError(
+        f"{name}[{where}] has no finite entry along axis {axis} (all -inf): "
+        "softmax needs at least one score that is not masked out"
+    )

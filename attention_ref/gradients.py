@@ -21,18 +21,19 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._validate import FloatArray, as_inputs, as_like, as_probabilities
-from .simple import attention_scores, attention_weights
+from ._validate import FloatArray, as_inputs, as_like, as_weights, check_no_overflow
+from .normalize import _softmax
+from .simple import _scores
 
 __all__ = ["context_vectors_backward", "softmax_jacobian", "softmax_vjp"]
 
 
-def softmax_jacobian(p: ArrayLike) -> FloatArray:
-    r"""The Jacobian of softmax at the point where its output is `p`.
+def softmax_jacobian(weights: ArrayLike) -> FloatArray:
+    r"""The Jacobian of softmax at the point where its output is `weights`.
 
     Parameters
     ----------
-    p : array_like, shape (K,) or (..., K)
+    weights : array_like, shape (K,) or (..., K)
         Softmax outputs (probabilities summing to 1 along the last axis), e.g. a row
         of attention weights. Leading axes are a batch: one Jacobian per vector.
 
@@ -45,9 +46,9 @@ def softmax_jacobian(p: ArrayLike) -> FloatArray:
     Raises
     ------
     TypeError
-        If `p` is not made of real numbers.
+        If `weights` is not made of real numbers.
     ValueError
-        If `p` is a scalar or empty, holds NaN or infinity, has an entry outside
+        If `weights` is a scalar or empty, holds NaN or infinity, has an entry outside
         [0, 1], or does not sum to 1 along the last axis (to within the square root
         of machine epsilon).
 
@@ -57,7 +58,8 @@ def softmax_jacobian(p: ArrayLike) -> FloatArray:
 
     Notes
     -----
-    Differentiating $p_i = e^{x_i} / \sum_k e^{x_k}$:
+    With $p$ the softmax output `weights`, differentiating
+    $p_i = e^{x_i} / \sum_k e^{x_k}$:
 
     $$
     \frac{\partial p_i}{\partial x_j} = p_i (\delta_{ij} - p_j),
@@ -84,10 +86,10 @@ def softmax_jacobian(p: ArrayLike) -> FloatArray:
     >>> bool((softmax_jacobian([1.0, 0.0, 0.0]) == 0).all())
     True
     """
-    probs, _ = as_probabilities(p, -1, "p")  # (..., K)
-    jacobian = -(probs[..., :, None] * probs[..., None, :])  # (..., K, K): -p p^T
+    weights, _ = as_weights(weights, -1, "weights")  # (..., K): p in the formulas
+    jacobian = -(weights[..., :, None] * weights[..., None, :])  # (..., K, K): -p p^T
     diagonal = np.einsum("...ii->...i", jacobian)  # (..., K): a writable view
-    diagonal += probs  # + diag(p)
+    diagonal += weights  # + diag(p)
     return jacobian
 
 
@@ -111,9 +113,9 @@ def softmax_vjp(weights: ArrayLike, grad_weights: ArrayLike, axis: int = -1) -> 
 
     Returns
     -------
-    numpy.ndarray, same shape as `weights`
-        $\partial L / \partial x$, the gradient with respect to the scores.
-        It sums to 0 along `axis`.
+    grad_scores : numpy.ndarray
+        $\partial L / \partial x$, the gradient with respect to the scores, of the
+        same shape as `weights`. It sums to 0 along `axis`.
 
     Raises
     ------
@@ -121,8 +123,9 @@ def softmax_vjp(weights: ArrayLike, grad_weights: ArrayLike, axis: int = -1) -> 
         If an array is not made of real numbers or `axis` is not an integer.
     ValueError
         If `weights` is not a valid softmax output along `axis` (see
-        `softmax_jacobian`), or `grad_weights` differs in shape or holds NaN or
-        infinity.
+        `softmax_jacobian`); if `grad_weights` differs in shape or holds NaN or
+        infinity; or if the gradient is beyond the float range (scale `grad_weights`
+        down: the gradient is linear in it).
 
     Notes
     -----
@@ -147,15 +150,40 @@ def softmax_vjp(weights: ArrayLike, grad_weights: ArrayLike, axis: int = -1) -> 
     >>> (g @ softmax_jacobian(p)).round(4)  # the same, via the full Jacobian
     array([ 0.0819, -0.022 , -0.0599])
     """
-    probs, axis = as_probabilities(weights, axis, "weights")
-    grad = as_like(grad_weights, probs, "grad_weights", "weights")
-    return _softmax_vjp(probs, grad, axis)
+    weights, axis = as_weights(weights, axis, "weights")
+    grad_weights = as_like(grad_weights, weights, "grad_weights", "weights")
+    grad_scores = _softmax_vjp(weights, grad_weights, axis)
+    check_no_overflow(
+        grad_scores,
+        "the gradient",
+        {"grad_weights": grad_weights},
+        advice="scale grad_weights down (the gradient is linear in it)",
+    )
+    return grad_scores
 
 
-def _softmax_vjp(probs: FloatArray, grad: FloatArray, axis: int) -> FloatArray:
-    """`softmax_vjp` on checked arrays: ``p * (g - sum(g * p))`` along `axis`."""
-    average = (grad * probs).sum(axis=axis, keepdims=True)  # the p-weighted mean of g
-    return probs * (grad - average)
+def _softmax_vjp(weights: FloatArray, grad_weights: FloatArray, axis: int) -> FloatArray:
+    """`softmax_vjp` on trusted arrays: ``p * (g - sum(g * p))`` along `axis`.
+
+    Not finite only where the result itself is beyond the float range (or `grad_weights`
+    already overflowed): the caller checks.
+    """
+    vjp = _vjp_formula(weights, grad_weights, axis)
+    if not np.isfinite(vjp).all():
+        # g - sum(g p) reaches twice the largest |g|, so it can overflow where the
+        # result, p times it, does not. In units of 8 (a power of two, so exact) no
+        # step overflows unless the result does.
+        with np.errstate(over="ignore"):
+            vjp = _vjp_formula(weights, grad_weights / 8, axis) * 8
+    return vjp
+
+
+def _vjp_formula(weights: FloatArray, grad_weights: FloatArray, axis: int) -> FloatArray:
+    """``p * (g - sum(g * p))`` along `axis`, as written, without checks."""
+    with np.errstate(over="ignore", invalid="ignore"):  # the callers check
+        average = (grad_weights * weights).sum(axis=axis, keepdims=True)  # (..., 1, ...)
+        vjp: FloatArray = weights * (grad_weights - average)
+    return vjp
 
 
 def context_vectors_backward(inputs: ArrayLike, grad_context: ArrayLike) -> FloatArray:
@@ -175,8 +203,9 @@ def context_vectors_backward(inputs: ArrayLike, grad_context: ArrayLike) -> Floa
 
     Returns
     -------
-    numpy.ndarray, same shape as `inputs`
-        $\partial L / \partial X$.
+    grad_inputs : numpy.ndarray
+        $\partial L / \partial X$, the gradient with respect to the inputs, of the
+        same shape as `inputs`.
 
     Raises
     ------
@@ -184,8 +213,9 @@ def context_vectors_backward(inputs: ArrayLike, grad_context: ArrayLike) -> Floa
         If an array is not made of real numbers.
     ValueError
         If `inputs` is not (..., N, D) with N, D >= 1, holds NaN or infinity, or
-        overflows in the scores; or `grad_context` differs in shape from `inputs`
-        or holds NaN or infinity.
+        overflows in the scores; if `grad_context` differs in shape from `inputs`
+        or holds NaN or infinity; or if the gradient overflows (scale `grad_context`
+        down: the gradient is linear in it).
 
     Notes
     -----
@@ -230,17 +260,27 @@ def context_vectors_backward(inputs: ArrayLike, grad_context: ArrayLike) -> Floa
     x_t = np.swapaxes(x, -1, -2)  # (..., D, N)
 
     # Forward again: the scores S = X X^T and the weights A = softmax(S), row by row.
-    weights = attention_weights(attention_scores(x))  # (..., N, N)
+    weights = _softmax(_scores(x, x, {"inputs": x}))  # (..., N, N)
 
-    # Backward through Z = A X: a gradient for A, and one for X as the values.
-    grad_weights = grad @ x_t  # (..., N, N): dL/dA = G X^T
-    grad_as_values = np.swapaxes(weights, -1, -2) @ grad  # (..., N, D): A^T G
+    # The gradient is linear in G: a G too large for the float range overflows below,
+    # and is reported once, at the end.
+    with np.errstate(over="ignore", invalid="ignore"):
+        # Backward through Z = A X: a gradient for A, and one for X as the values.
+        grad_weights = grad @ x_t  # (..., N, N): dL/dA = G X^T
+        grad_as_values = np.swapaxes(weights, -1, -2) @ grad  # (..., N, D): A^T G
 
-    # Backward through the row-wise softmax: dL/dS without the N x N x N Jacobians.
-    grad_scores = _softmax_vjp(weights, grad_weights, axis=-1)  # (..., N, N)
+        # Backward through the row-wise softmax: dL/dS without the N x N x N Jacobians.
+        grad_scores = _softmax_vjp(weights, grad_weights, axis=-1)  # (..., N, N)
 
-    # Backward through S = X X^T: S[i, j] = x_i . x_j uses x_i as a query (row i)
-    # and x_j as a key (column j).
-    grad_as_queries = grad_scores @ x  # (..., N, D)
-    grad_as_keys = np.swapaxes(grad_scores, -1, -2) @ x  # (..., N, D)
-    return grad_as_values + grad_as_queries + grad_as_keys
+        # Backward through S = X X^T: S[i, j] = x_i . x_j uses x_i as a query (row i)
+        # and x_j as a key (column j).
+        grad_as_queries = grad_scores @ x  # (..., N, D)
+        grad_as_keys = np.swapaxes(grad_scores, -1, -2) @ x  # (..., N, D)
+        grad_inputs = grad_as_values + grad_as_queries + grad_as_keys  # (..., N, D)
+    check_no_overflow(
+        grad_inputs,
+        "the gradient",
+        {"grad_context": grad, "inputs": x},
+        advice="scale grad_context down (the gradient is linear in it)",
+    )
+    return grad_inputs

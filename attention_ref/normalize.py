@@ -14,7 +14,13 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._validate import FloatArray, as_scores, check_no_nan
+from ._validate import (
+    FloatArray,
+    as_scores,
+    check_finite,
+    check_not_all_masked,
+    first_index,
+)
 
 __all__ = ["normalize_sum", "softmax", "softmax_naive"]
 
@@ -39,8 +45,9 @@ def softmax(x: ArrayLike, axis: int = -1) -> FloatArray:
     Raises
     ------
     TypeError
-        If `x` holds booleans, complex numbers, strings or objects, or `axis` is
-        not an integer.
+        If `x` is not made of real numbers (it holds booleans, complex numbers,
+        strings or objects, is float16, or is a masked array), or `axis` is not an
+        integer.
     ValueError
         If `x` is a scalar, is empty along `axis`, contains NaN or ``+inf``, or has
         a slice whose entries are all ``-inf`` (nothing to attend to).
@@ -87,36 +94,57 @@ def softmax(x: ArrayLike, axis: int = -1) -> FloatArray:
     array([[0.5 , 0.5 ],
            [0.25, 0.75]])
     """
-    return stable_softmax(x, axis, name="x")
+    return checked_softmax(x, axis, name="x")
 
 
-def stable_softmax(x: ArrayLike, axis: int, name: str) -> FloatArray:
+def checked_softmax(x: ArrayLike, axis: int, name: str) -> FloatArray:
     """`softmax`, with errors naming the argument as the caller knows it."""
     scores, axis = as_scores(x, axis, name)
-    check_no_nan(scores, name, allow_neg_inf=True)
-    top = scores.max(axis=axis, keepdims=True)
-    check_slices_not_all_masked(top, axis, name)
-    # A difference beyond the float range is -inf, whose exp is exactly the 0 it
-    # should be: nothing to warn about.
-    with np.errstate(over="ignore"):
-        weights = scores - top  # same shape as x: the only array this function makes
-    np.exp(weights, out=weights)
-    weights /= weights.sum(axis=axis, keepdims=True)
+    check_finite(scores, name, allow_neg_inf=True)
+    weights, totals = _softmax_parts(scores, axis)  # a new array, the shape of x
+    check_not_all_masked(totals, axis, name)
+    weights /= totals
     return weights
 
 
-def check_slices_not_all_masked(top: FloatArray, axis: int, name: str) -> None:
-    """Raise if a slice's maximum is ``-inf``: all its scores are masked out."""
-    masked = np.isneginf(top)
-    if not masked.any():
-        return
-    index: list[object] = list(np.argwhere(masked)[0])
-    index[axis] = ":"
-    where = ", ".join(str(i) for i in index)
-    raise ValueError(
-        f"{name}[{where}] has no finite entry along axis {axis} (all -inf): "
-        "softmax needs at least one score that is not masked out"
-    )
+def _softmax_parts(
+    scores: FloatArray,
+    axis: int = -1,
+    *,
+    top: FloatArray | None = None,
+    out: FloatArray | None = None,
+) -> tuple[FloatArray, FloatArray]:
+    """The two halves of a stable softmax along `axis`: ``exp(scores - max)`` and its sums.
+
+    Softmax is the first divided by the second; keeping them apart lets a caller divide
+    later, after a product with the values. Each sum is at least 1 (the maximum's term is
+    ``exp(0)``), except for a slice of all ``-inf``, whose terms and sum are 0: the caller
+    decides whether that is an error or a row with nothing to attend to.
+
+    Trusts its arguments: `scores` float with no NaN or ``+inf``; `top`, if given, the
+    maxima along `axis` (kept dimensions); ``out=scores`` works in place.
+    """
+    if top is None:
+        top = scores.max(axis=axis, keepdims=True)  # (..., 1, ...): each slice's maximum
+    top = np.where(np.isneginf(top), 0.0, top)  # all -inf: exp(-inf - 0) = 0, never NaN
+    # A difference beyond the float range is -inf, whose exp is exactly the 0 it
+    # should be: nothing to warn about.
+    with np.errstate(over="ignore"):
+        exps = np.subtract(scores, top, out=out)
+    np.exp(exps, out=exps)
+    return exps, exps.sum(axis=axis, keepdims=True)
+
+
+def _softmax(scores: FloatArray, axis: int = -1, *, out: FloatArray | None = None) -> FloatArray:
+    """Softmax of trusted scores along `axis`; a slice of all ``-inf`` gets weights 0.
+
+    The masked softmax of attention: a query whose keys are all masked out attends to
+    nothing (as in PyTorch's ``scaled_dot_product_attention``), rather than to NaN.
+    """
+    weights, totals = _softmax_parts(scores, axis, out=out)
+    totals[totals == 0] = 1.0  # nothing to attend to: 0 / 1 = 0, not 0 / 0
+    weights /= totals
+    return weights
 
 
 def softmax_naive(x: ArrayLike, axis: int = -1) -> FloatArray:
@@ -142,7 +170,8 @@ def softmax_naive(x: ArrayLike, axis: int = -1) -> FloatArray:
     Raises
     ------
     TypeError
-        If `x` holds booleans, complex numbers, strings or objects.
+        If `x` is not made of real numbers (it holds booleans, complex numbers,
+        strings or objects, is float16, or is a masked array).
     ValueError
         If `x` is a scalar, is empty along `axis`, or contains NaN or ``+inf``.
 
@@ -168,9 +197,10 @@ def softmax_naive(x: ArrayLike, axis: int = -1) -> FloatArray:
     array([nan, nan, nan])
     """
     scores, axis = as_scores(x, axis)
-    check_no_nan(scores, "x", allow_neg_inf=True)
+    check_finite(scores, "x", allow_neg_inf=True)
     exps = np.exp(scores)
-    return exps / exps.sum(axis=axis, keepdims=True)
+    weights: FloatArray = exps / exps.sum(axis=axis, keepdims=True)
+    return weights
 
 
 def normalize_sum(x: ArrayLike, axis: int = -1) -> FloatArray:
@@ -195,10 +225,12 @@ def normalize_sum(x: ArrayLike, axis: int = -1) -> FloatArray:
     Raises
     ------
     TypeError
-        If `x` holds booleans, complex numbers, strings or objects.
+        If `x` is not made of real numbers (it holds booleans, complex numbers,
+        strings or objects, is float16, or is a masked array).
     ValueError
         If `x` is a scalar, is empty along `axis`, contains NaN or infinity, or has
-        a slice that sums to 0 (the division would be undefined).
+        a slice that sums to 0 or so nearly 0 that the weights would overflow (such
+        as ``[1.0, -1.0, 1e-310]``).
 
     Notes
     -----
@@ -218,16 +250,22 @@ def normalize_sum(x: ArrayLike, axis: int = -1) -> FloatArray:
     array([-0.25,  0.5 ,  0.75])
     """
     scores, axis = as_scores(x, axis)
-    check_no_nan(scores, "x")
+    check_finite(scores, "x")
     # Divide by the largest magnitude first, so that the sum cannot overflow.
     largest = np.abs(scores).max(axis=axis, keepdims=True)
-    scaled = np.divide(scores, largest, out=np.zeros_like(scores), where=largest > 0)
-    totals = scaled.sum(axis=axis, keepdims=True)
-    if (totals == 0).any():
-        where = tuple(int(i) for i in np.argwhere(totals == 0)[0])
+    weights: FloatArray = np.divide(scores, largest, out=np.zeros_like(scores), where=largest > 0)
+    totals = weights.sum(axis=axis, keepdims=True)
+    # A sum of 0 cannot be divided by, and neither can one so close to 0 next to the
+    # entries that the quotients overflow: both leave a slice that is not finite.
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        weights /= totals
+    undefined = ~np.isfinite(weights).all(axis=axis, keepdims=True)
+    if undefined.any():
+        where = first_index(undefined)
+        total = float(totals[where] * largest[where]) + 0.0  # + 0.0: no "-0"
         raise ValueError(
-            f"x sums to 0 along axis {axis} at index {where}; "
-            "normalize_sum cannot divide by 0 (softmax has no such problem)"
+            f"x sums to {total:.3g} along axis {axis} at index {where}; normalize_sum "
+            "cannot divide by 0, nor by a sum so close to 0 that the weights overflow "
+            "(softmax has no such problem)"
         )
-    scaled /= totals
-    return scaled
+    return weights

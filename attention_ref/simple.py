@@ -16,8 +16,17 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._validate import FloatArray, as_float_array, as_inputs, as_token_index, check_no_nan
-from .normalize import softmax, stable_softmax
+from ._validate import (
+    FloatArray,
+    Operands,
+    as_float_array,
+    as_inputs,
+    as_token_index,
+    check_finite,
+    check_no_overflow,
+    checked_matmul,
+)
+from .normalize import _softmax, _softmax_parts, checked_softmax
 
 __all__ = [
     "attention_scores",
@@ -81,18 +90,8 @@ def attention_scores(inputs: ArrayLike, query: int | ArrayLike | None = None) ->
     """
     x = as_inputs(inputs)
     if query is None:
-        with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked below
-            scores = x @ np.swapaxes(x, -1, -2)  # (..., N, N): one row per query
-        check_scores_finite(scores, x)
-        return scores
-    vector = _query_vector(x, query)  # (..., D)
-    with np.errstate(over="ignore", invalid="ignore"):
-        scores = (x @ vector[..., None])[..., 0]  # (..., N): one score per input
-    if isinstance(query, (int, np.integer)):
-        check_scores_finite(scores, x)
-    else:
-        check_scores_finite(scores, x, vector)
-    return scores
+        return _scores(x, x, {"inputs": x})  # (..., N, N): one row per query
+    return _query_scores(x, query)  # (..., N): one score per input
 
 
 def attention_weights(scores: ArrayLike, axis: int = -1) -> FloatArray:
@@ -143,7 +142,7 @@ def attention_weights(scores: ArrayLike, axis: int = -1) -> FloatArray:
     >>> float(weights.sum())
     1.0
     """
-    return stable_softmax(scores, axis, name="scores")
+    return checked_softmax(scores, axis, name="scores")
 
 
 def context_vector(inputs: ArrayLike, query: int | ArrayLike) -> FloatArray:
@@ -194,7 +193,7 @@ def context_vector(inputs: ArrayLike, query: int | ArrayLike) -> FloatArray:
             "(for every token at once, use context_vectors)"
         )
     x = as_inputs(inputs)
-    weights = attention_weights(attention_scores(x, query))  # (..., N)
+    weights = _softmax(_query_scores(x, query))  # (..., N)
     return (weights[..., None, :] @ x)[..., 0, :]  # (..., 1, N) @ (..., N, D) -> (..., D)
 
 
@@ -274,11 +273,10 @@ def context_vectors(inputs: ArrayLike) -> FloatArray:
         # overflow or a NaN in it has a maximum that is inf or NaN: checking the
         # maxima checks every score.
         top = rows.max(axis=-1, keepdims=True)  # (..., B, 1)
-        check_scores_finite(top, x)
-        with np.errstate(over="ignore"):  # beyond the float range is -inf: weight 0
-            rows -= top  # the scores become the exponents of a stable softmax
-        np.exp(rows, out=rows)  # (..., B, N): unnormalised weights in (0, 1]
-        rows.sum(axis=-1, keepdims=True, out=totals[..., start : start + block, :])
+        check_no_overflow(top, "a dot product", {"inputs": x})
+        # In place: the rows become unnormalised weights in (0, 1]; sums (..., B, 1).
+        _, sums = _softmax_parts(rows, top=top, out=rows)
+        totals[..., start : start + block, :] = sums
     np.matmul(scores, x, out=context)  # (..., N, D); overwrites the keys, now used
     context /= totals  # normalise N x D numbers, not N x N
     return context
@@ -293,12 +291,12 @@ def context_vectors_loop(inputs: ArrayLike) -> FloatArray:
     Parameters
     ----------
     inputs : array_like, shape (N, D) or (..., N, D)
-        One embedding per token, with optional leading batch axes.
+        One embedding per token; a batch is done one sequence after another.
 
     Returns
     -------
     numpy.ndarray, shape (N, D) or (..., N, D)
-        Row ``i`` is the context vector of token ``i``.
+        Row ``i`` is the context vector of token ``i``, summed one input at a time.
 
     Raises
     ------
@@ -326,9 +324,9 @@ def context_vectors_loop(inputs: ArrayLike) -> FloatArray:
             # Step 1: the dot product of the query with every input.
             with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked below
                 scores = np.array([np.dot(query, token) for token in tokens])  # (N,)
-            check_scores_finite(scores, x)
+            check_no_overflow(scores, "a dot product", {"inputs": x})
             # Step 2: normalise the scores with softmax.
-            weights = softmax(scores)  # (N,), sums to 1
+            weights = _softmax(scores)  # (N,), sums to 1
             # Step 3: scale each input by its weight and add them up.
             z = np.zeros_like(query)  # (D,)
             for weight, token in zip(weights, tokens, strict=True):
@@ -337,39 +335,44 @@ def context_vectors_loop(inputs: ArrayLike) -> FloatArray:
     return context
 
 
-def check_scores_finite(
-    scores: FloatArray, inputs: FloatArray, query: FloatArray | None = None
-) -> None:
-    """Raise if a dot product overflowed, naming what is too large."""
-    if np.isfinite(scores).all():
-        return
-    if query is None:
-        raise ValueError(
-            f"inputs are too large: a dot product overflows {scores.dtype} "
-            f"(largest |input| is {np.abs(inputs).max():.3g}); scale the embeddings down"
-        )
-    raise ValueError(
-        f"query and inputs are too large together: a dot product overflows {scores.dtype} "
-        f"(largest |query| is {np.abs(query).max():.3g}, largest |input| is "
-        f"{np.abs(inputs).max():.3g}); scale them down"
-    )
+def _scores(
+    queries: FloatArray, keys: FloatArray, operands: Operands, scale: float | None = None
+) -> FloatArray:
+    """Every query dotted with every key, times `scale`: the scores kernel.
+
+    (..., L, E) and (..., S, E) -> (..., L, S). Trusts its arguments; an overflow is a
+    ``ValueError`` naming `operands`, the arguments the caller was given.
+    """
+    keys_t = np.swapaxes(keys, -1, -2)  # (..., E, S): a view
+    return checked_matmul(queries, keys_t, "a dot product", operands, scale=scale)
 
 
-def _query_vector(x: FloatArray, query: int | ArrayLike) -> FloatArray:
-    """The query as a vector: a row of `x` for an index, else a checked (D,) vector."""
+def _query_scores(x: FloatArray, query: int | ArrayLike) -> FloatArray:
+    """The scores of one query (an index or a vector) against the checked inputs `x`."""
+    vector, operands = _query_vector(x, query)  # (..., D)
+    # (..., N, D) @ (..., D, 1): x_j . q for every input j, then drop the axis of 1
+    return _scores(x, vector[..., None, :], operands)[..., 0]  # (..., N)
+
+
+def _query_vector(x: FloatArray, query: int | ArrayLike) -> tuple[FloatArray, Operands]:
+    """The query as a vector, and what an overflow of its scores is blamed on.
+
+    A row of `x` for an index (negative counts from the end), else a checked (D,) vector.
+    """
     num_tokens, dim = x.shape[-2:]
     if isinstance(query, (int, np.integer, bool, np.bool_)):
-        return x[..., as_token_index(query, num_tokens), :]  # (..., D)
+        return x[..., as_token_index(query, num_tokens), :], {"inputs": x}  # (..., D)
     vector = as_float_array(query, "query")
-    if vector.ndim == 0:
-        return x[..., as_token_index(query, num_tokens), :]  # e.g. np.float64(1.0)
+    if vector.ndim == 0:  # e.g. np.float64(1.0): refused as an index
+        return x[..., as_token_index(query, num_tokens), :], {"inputs": x}
     if vector.shape != (dim,):
         raise ValueError(
             f"query must be a token index or a vector of shape ({dim},) to match "
             f"inputs of shape {x.shape}; got shape {vector.shape}"
         )
-    check_no_nan(vector, "query")
+    check_finite(vector, "query")
     # A list of Python numbers takes the inputs' dtype (float32 stays float32); an
     # array keeps numpy's usual promotion.
     dtype = np.result_type(x, vector) if isinstance(query, np.ndarray) else x.dtype
-    return vector.astype(dtype, copy=False)
+    vector = vector.astype(dtype, copy=False)
+    return vector, {"query": vector, "inputs": x}

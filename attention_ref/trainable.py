@@ -15,6 +15,11 @@ offers) and a value (what it passes on) -- and the story's three steps run on th
 - `MultiHeadAttention` -- the same split into independent heads, merged and
   mixed by an output projection ``W_out``.
 
+Both classes are one skeleton, `_Attention`: the projections live there, and
+multi-head attention is H single heads side by side plus ``W_out``, so that
+`SelfAttention` is the case H = 1 without it. Every public function checks its
+arguments once (``_validate``); `_attention` is the kernel that trusts them.
+
 With the embeddings themselves as queries, keys and values and the scale 1,
 ``scaled_dot_product_attention(inputs, inputs, inputs, scale=1.0)`` is exactly the
 weight-free `context_vectors` of the story.
@@ -24,23 +29,29 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Literal, overload
+from typing import Any, Literal, overload
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from ._validate import (
     FloatArray,
+    Operands,
+    Seed,
     as_flag,
+    as_float_dtype,
+    as_generator,
     as_inputs,
-    as_integer,
     as_mask,
     as_matrix,
     as_positive_int,
     as_scale,
     check_query_key_value,
+    check_same_shape,
+    checked_matmul,
 )
-from .normalize import softmax
+from .normalize import _softmax
+from .simple import _scores
 
 __all__ = [
     "MultiHeadAttention",
@@ -48,23 +59,6 @@ __all__ = [
     "causal_mask",
     "scaled_dot_product_attention",
 ]
-
-Seed = int | np.random.Generator
-
-
-def as_generator(seed: Seed) -> np.random.Generator:
-    """A generator from `seed`: an integer >= 0, or a generator used as it is.
-
-    ``None`` would draw fresh, unreproducible weights, so it is refused like any
-    other non-integer.
-    """
-    if isinstance(seed, np.random.Generator):
-        return seed
-    needs = "an integer >= 0 or a numpy.random.Generator (the same seed gives the same weights)"
-    seed = as_integer(seed, "seed", needs)
-    if seed < 0:
-        raise ValueError(f"seed must be an integer >= 0; got {seed}")
-    return np.random.default_rng(seed)
 
 
 @overload
@@ -145,13 +139,14 @@ def scaled_dot_product_attention(
     ------
     TypeError
         If `query`, `key` or `value` is not made of real numbers, `mask` is neither
-        boolean nor float, `scale` is not a real number, or `causal` is not a bool.
+        boolean nor float, `scale` is not a real number, or `causal` or
+        `return_weights` is not a bool.
     ValueError
         If an array is not (..., N, D) with N, D >= 1 or holds NaN or infinity; if
         `key` and `query` differ in E, or `value` and `key` in S, or their leading
         axes do not broadcast; if `mask` does not broadcast to (..., L, S) or holds
-        NaN or ``+inf``; if `scale` is not a finite number > 0; or if the scores
-        overflow.
+        NaN or ``+inf``; if `scale` is not a finite number > 0; or if the scores or
+        the weighted sum of the values overflow.
 
     See Also
     --------
@@ -225,53 +220,66 @@ def scaled_dot_product_attention(
     k = as_inputs(key, "key")  # (..., S, E)
     v = as_inputs(value, "value")  # (..., S, Ev)
     batch = check_query_key_value(q, k, v)
-    num_queries, num_keys = q.shape[-2], k.shape[-2]
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else as_scale(scale)
     causal = as_flag(causal, "causal")
-    checked_mask = None if mask is None else as_mask(mask, (*batch, num_queries, num_keys))
+    return_weights = as_flag(return_weights, "return_weights")
+    checked_mask = None if mask is None else as_mask(mask, (*batch, q.shape[-2], k.shape[-2]))
     dtype = np.result_type(q, k, v)  # float32 stays float32 unless mixed with float64
     q, k, v = (a.astype(dtype, copy=False) for a in (q, k, v))
-
-    with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked below
-        scores = q @ np.swapaxes(k, -1, -2)  # (..., L, S): one row of scores per query
-        scores *= scale
-    if not np.isfinite(scores).all():
-        raise ValueError(
-            f"the scores overflow {dtype} (largest |query| is {np.abs(q).max():.3g}, "
-            f"largest |key| is {np.abs(k).max():.3g}); scale the inputs down"
-        )
-    if checked_mask is None:
-        pass
-    elif checked_mask.dtype == np.bool_:
-        scores = np.where(checked_mask, scores, -np.inf)  # False: may not attend
-    else:
-        with np.errstate(over="ignore"):  # e.g. -1e300 in float32: -inf, still masked
-            scores = (scores + checked_mask).astype(dtype)  # a float mask is added
-        if np.isposinf(scores).any():
-            raise ValueError(
-                f"mask added to the scores overflows {dtype} (largest mask entry is "
-                f"{checked_mask.max():.3g}); keep the float mask's entries small or -inf"
-            )
-    if causal:
-        scores = np.where(causal_mask(num_queries, num_keys), scores, -np.inf)
-
-    weights = _masked_softmax(scores)  # (..., L, S)
-    context = weights @ v  # (..., L, S) @ (..., S, Ev) -> (..., L, Ev)
+    blame: dict[str, FloatArray | float] = {"query": q, "key": k}
+    if scale > 1:  # a scale below 1 can only shrink the scores
+        blame["scale"] = scale
+    context, weights = _attention(
+        q, k, v, scale=scale, causal=causal, mask=checked_mask, blame=(blame, {"value": v})
+    )
     return (context, weights) if return_weights else context
 
 
-def _masked_softmax(scores: FloatArray) -> FloatArray:
-    """Softmax over the last axis; a row that is all ``-inf`` gets weights 0, not NaN."""
-    empty = np.isneginf(scores.max(axis=-1, keepdims=True))  # (..., L, 1): nothing to see
-    if not empty.any():
-        return softmax(scores, axis=-1)
-    # Give the empty rows any finite scores, so softmax accepts them, then zero them.
-    weights = softmax(np.where(empty, 0.0, scores).astype(scores.dtype), axis=-1)
-    weights[np.broadcast_to(empty, weights.shape)] = 0.0
-    return weights
+def _attention(
+    q: FloatArray,
+    k: FloatArray,
+    v: FloatArray,
+    *,
+    scale: float,
+    causal: bool,
+    mask: NDArray[Any] | None = None,
+    blame: tuple[Operands, Operands],
+) -> tuple[FloatArray, FloatArray]:
+    """Scaled dot-product attention on trusted arrays: the context and the weights.
+
+    `blame` holds what an overflow of the scores, then of the weighted sum of the
+    values, is reported against: the caller's own arguments, not the q, k and v it
+    may have made from them.
+    """
+    blame_scores, blame_values = blame
+    scores = _scores(q, k, blame_scores, scale=scale)  # (..., L, S): one row per query
+    if mask is not None:
+        scores = _masked(scores, mask)
+    if causal:
+        scores = np.where(causal_mask(q.shape[-2], k.shape[-2]), scores, -np.inf)
+    weights = _softmax(scores, out=scores)  # (..., L, S); a row with no key to see is 0
+    # (..., L, S) @ (..., S, Ev) -> (..., L, Ev). Weights sum to 1 up to rounding, so
+    # values near the float range's edge can still overflow.
+    context = checked_matmul(weights, v, "the weighted sum of the values", blame_values)
+    return context, weights
 
 
-def causal_mask(num_queries: int, num_keys: int | None = None) -> np.ndarray:
+def _masked(scores: FloatArray, mask: NDArray[Any]) -> FloatArray:
+    """The scores with a checked mask applied: a False or ``-inf`` entry masks a key out."""
+    if mask.dtype == np.bool_:
+        masked: FloatArray = np.where(mask, scores, -np.inf)  # False: may not attend
+        return masked
+    with np.errstate(over="ignore"):  # e.g. -1e300 in float32: -inf, still masked
+        biased: FloatArray = (scores + mask).astype(scores.dtype)  # a float mask is added
+    if np.isposinf(biased).any():
+        raise ValueError(
+            f"mask added to the scores overflows {scores.dtype} (largest mask entry is "
+            f"{mask.max():.3g}); keep the float mask's entries small or -inf"
+        )
+    return biased
+
+
+def causal_mask(num_queries: int, num_keys: int | None = None) -> NDArray[np.bool_]:
     """The causal mask: query ``i`` may attend to keys ``0 .. i`` and no later ones.
 
     Parameters
@@ -316,8 +324,164 @@ def causal_mask(num_queries: int, num_keys: int | None = None) -> np.ndarray:
     return np.tri(rows, cols, dtype=bool)  # (L, S): True on and below the diagonal
 
 
+class _Attention:
+    """The skeleton `SelfAttention` and `MultiHeadAttention` share, projections and all.
+
+    Subclasses are frozen dataclasses with the fields ``W_query``, ``W_key``, ``W_value``
+    (each (d_in, d_out), applied as ``inputs @ W``) and ``causal``; each says in
+    `_forward` what it does with the heads.
+    """
+
+    W_query: FloatArray
+    W_key: FloatArray
+    W_value: FloatArray
+    causal: bool
+
+    def _freeze(self, **more: ArrayLike) -> dict[str, FloatArray]:
+        """Check the weights and `causal`; store read-only copies in one common dtype."""
+        weights = _read_only_weights(
+            W_query=self.W_query, W_key=self.W_key, W_value=self.W_value, **more
+        )
+        check_same_shape(weights, "W_query", ("W_key", "W_value"))
+        for name, matrix in weights.items():
+            object.__setattr__(self, name, matrix)  # frozen: set once, here
+        object.__setattr__(self, "causal", as_flag(self.causal, "causal"))
+        return weights
+
+    @property
+    def d_in(self) -> int:
+        """The embedding size the inputs must have (rows of the projections)."""
+        return int(self.W_query.shape[0])
+
+    @property
+    def d_out(self) -> int:
+        """The size of the queries, keys and values, and of the output vectors."""
+        return int(self.W_query.shape[1])
+
+    def project(self, inputs: ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """The queries, keys and values of the inputs: ``inputs @ W`` for each ``W``.
+
+        Parameters
+        ----------
+        inputs : array_like, shape (N, d_in) or (..., N, d_in)
+            One embedding per token.
+
+        Returns
+        -------
+        queries : numpy.ndarray, shape (..., N, d_out)
+            ``inputs @ W_query``: what each token looks for.
+        keys : numpy.ndarray, shape (..., N, d_out)
+            ``inputs @ W_key``: what each token offers.
+        values : numpy.ndarray, shape (..., N, d_out)
+            ``inputs @ W_value``: what each token passes on.
+
+        Raises
+        ------
+        TypeError
+            If `inputs` is not made of real numbers.
+        ValueError
+            If `inputs` is not (..., N, d_in) with N >= 1 or holds NaN or infinity, or
+            if a projection overflows (the message names the weight matrix).
+        """
+        return self._project(self._check_inputs(inputs))
+
+    @overload
+    def __call__(
+        self, inputs: ArrayLike, *, return_weights: Literal[False] = ...
+    ) -> FloatArray: ...
+
+    @overload
+    def __call__(
+        self, inputs: ArrayLike, *, return_weights: Literal[True]
+    ) -> tuple[FloatArray, FloatArray]: ...
+
+    def __call__(
+        self, inputs: ArrayLike, *, return_weights: bool = False
+    ) -> FloatArray | tuple[FloatArray, FloatArray]:
+        """Attend: one output vector per token, and optionally the attention weights.
+
+        Parameters
+        ----------
+        inputs : array_like, shape (N, d_in) or (..., N, d_in)
+            One embedding per token, with optional leading batch axes.
+        return_weights : bool, default False
+            Also return the attention weights.
+
+        Returns
+        -------
+        output : numpy.ndarray, shape (..., N, d_out)
+            Row ``i`` is the output of token ``i``: its context vector for
+            `SelfAttention`; for `MultiHeadAttention`, its heads' context vectors side
+            by side, mixed by ``W_out``.
+        weights : numpy.ndarray, shape (..., N, N) or (..., H, N, N)
+            Only with ``return_weights=True``. Row ``i`` holds how much token ``i``
+            attends to each token, summing to 1. `MultiHeadAttention` gives one such
+            matrix per head, ``weights[..., h, :, :]`` (PyTorch's
+            ``average_attn_weights=False``; average over axis -3 for its default).
+
+        Raises
+        ------
+        TypeError
+            If `inputs` is not made of real numbers, or `return_weights` is not a bool.
+        ValueError
+            If `inputs` is not (..., N, d_in) with N >= 1 or holds NaN or infinity, or
+            if a product of the inputs and the weights overflows (the message names
+            them).
+        """
+        return_weights = as_flag(return_weights, "return_weights")
+        output, weights = self._forward(self._check_inputs(inputs))
+        return (output, weights) if return_weights else output
+
+    def _forward(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """The output and the weights for checked inputs `x` (..., N, d_in)."""
+        raise NotImplementedError
+
+    def _check_inputs(self, inputs: ArrayLike) -> FloatArray:
+        """Check `inputs` against the weights' d_in."""
+        x = as_inputs(inputs)  # (..., N, d_in)
+        if x.shape[-1] != self.d_in:
+            raise ValueError(
+                f"inputs must have d_in = {self.d_in} features in the last axis, to match "
+                f"W_query of shape {self.W_query.shape}; got inputs of shape {x.shape}"
+            )
+        return x
+
+    def _project(self, x: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """The three projections of checked inputs: (..., N, d_in) @ (d_in, d_out) each."""
+        queries, keys, values = (
+            checked_matmul(x, w, f"the projection inputs @ {name}", {"inputs": x, name: w})
+            for name, w in (
+                ("W_query", self.W_query),
+                ("W_key", self.W_key),
+                ("W_value", self.W_value),
+            )
+        )
+        return queries, keys, values  # each (..., N, d_out)
+
+    def _heads(self, x: FloatArray, num_heads: int) -> tuple[FloatArray, FloatArray]:
+        """`num_heads` single-head attentions side by side, on blocks of the columns.
+
+        Returns the heads' context vectors merged, (..., N, d_out), and their weights,
+        (..., H, N, N).
+        """
+        queries, keys, values = self._project(x)  # each (..., N, d_out)
+        d_head = self.d_out // num_heads
+        context, weights = _attention(
+            _split_heads(queries, num_heads),  # (..., H, N, d_head)
+            _split_heads(keys, num_heads),  # (..., H, N, d_head)
+            _split_heads(values, num_heads),  # (..., H, N, d_head)
+            scale=1.0 / math.sqrt(d_head),
+            causal=self.causal,
+            blame=(
+                {"inputs": x, "W_query": self.W_query, "W_key": self.W_key},
+                {"inputs": x, "W_value": self.W_value},
+            ),
+        )  # context (..., H, N, d_head), weights (..., H, N, N)
+        return _merge_heads(context), weights  # (..., N, d_out): heads side by side
+
+
 @dataclass(frozen=True, eq=False, repr=False)
-class SelfAttention:
+class SelfAttention(_Attention):
     r"""Self-attention with trainable query, key and value projections.
 
     Each token's embedding (a row of `inputs`) is projected three ways, and scaled
@@ -415,14 +579,18 @@ class SelfAttention:
     causal: bool = field(default=False, kw_only=True)
 
     def __post_init__(self) -> None:
-        weights = _read_only_weights(W_query=self.W_query, W_key=self.W_key, W_value=self.W_value)
-        _check_same_shape(weights, "W_query", ("W_key", "W_value"))
-        for name, matrix in weights.items():
-            object.__setattr__(self, name, matrix)  # frozen: set once, here
-        object.__setattr__(self, "causal", as_flag(self.causal, "causal"))
+        self._freeze()
 
     @classmethod
-    def random(cls, d_in: int, d_out: int, *, seed: Seed, causal: bool = False) -> SelfAttention:
+    def random(
+        cls,
+        d_in: int,
+        d_out: int,
+        *,
+        seed: Seed,
+        causal: bool = False,
+        dtype: DTypeLike = np.float64,
+    ) -> SelfAttention:
         r"""Draw the three weight matrices from a seeded random generator.
 
         Each entry is uniform in $[-1/\sqrt{d_{in}}, 1/\sqrt{d_{in}})$, the
@@ -440,113 +608,55 @@ class SelfAttention:
             (it advances). The same seed gives the same weights.
         causal : bool, default False
             Causal self-attention.
+        dtype : numpy.float32 or numpy.float64, default numpy.float64
+            The dtype of the weights, and so of the outputs for inputs of that dtype
+            (float32 in, float32 out). The weights are drawn in float64 and rounded,
+            so a seed gives the same weights, to float32 precision, in either.
 
         Returns
         -------
         SelfAttention
-            With float64 weights of shape (d_in, d_out).
+            With weights of shape (d_in, d_out) in `dtype`.
 
         Raises
         ------
         TypeError
-            If `d_in` or `d_out` is not an integer.
+            If `d_in` or `d_out` is not an integer, `seed` is neither an integer nor a
+            generator, or `dtype` is not float32 or float64.
         ValueError
-            If `d_in` or `d_out` is less than 1.
+            If `d_in` or `d_out` is less than 1, or `seed` is negative.
 
         Examples
         --------
+        >>> import numpy as np
         >>> from attention_ref import SelfAttention
         >>> SelfAttention.random(3, 2, seed=123).W_query.round(4)
         array([[ 0.2106, -0.5152],
                [-0.3229, -0.3645],
                [-0.3742,  0.3604]])
+
+        float32 weights keep float32 inputs in float32:
+
+        >>> single = SelfAttention.random(3, 2, seed=123, dtype=np.float32)
+        >>> single(np.ones((4, 3), dtype=np.float32)).dtype
+        dtype('float32')
         """
-        d_in = as_positive_int(d_in, "d_in")
-        d_out = as_positive_int(d_out, "d_out")
-        rng = as_generator(seed)
-        bound = 1.0 / math.sqrt(d_in)
-        w_query, w_key, w_value = rng.uniform(-bound, bound, size=(3, d_in, d_out))
+        d_in, d_out = as_positive_int(d_in, "d_in"), as_positive_int(d_out, "d_out")
+        rng, dtype = as_generator(seed), as_float_dtype(dtype)
+        w_query, w_key, w_value = _uniform(rng, d_in, (3, d_in, d_out), dtype)
         return cls(w_query, w_key, w_value, causal=causal)
-
-    @property
-    def d_in(self) -> int:
-        """The embedding size the inputs must have (rows of the weights)."""
-        return self.W_query.shape[0]
-
-    @property
-    def d_out(self) -> int:
-        """The size of each query, key, value and context vector."""
-        return self.W_query.shape[1]
 
     def __repr__(self) -> str:
         return f"SelfAttention(d_in={self.d_in}, d_out={self.d_out}, causal={self.causal})"
 
-    def project(self, inputs: ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """The queries, keys and values of the inputs: ``inputs @ W`` for each ``W``.
-
-        Parameters
-        ----------
-        inputs : array_like, shape (N, d_in) or (..., N, d_in)
-            One embedding per token.
-
-        Returns
-        -------
-        queries, keys, values : numpy.ndarray, each shape (..., N, d_out)
-
-        Raises
-        ------
-        TypeError
-            If `inputs` is not made of real numbers.
-        ValueError
-            If `inputs` is not (..., N, d_in) with N >= 1, or holds NaN or infinity.
-        """
-        return _project(inputs, self.W_query, self.W_key, self.W_value)
-
-    @overload
-    def __call__(
-        self, inputs: ArrayLike, *, return_weights: Literal[False] = ...
-    ) -> FloatArray: ...
-
-    @overload
-    def __call__(
-        self, inputs: ArrayLike, *, return_weights: Literal[True]
-    ) -> tuple[FloatArray, FloatArray]: ...
-
-    def __call__(
-        self, inputs: ArrayLike, *, return_weights: bool = False
-    ) -> FloatArray | tuple[FloatArray, FloatArray]:
-        """Attend: the context vectors of the inputs, and optionally the weights.
-
-        Parameters
-        ----------
-        inputs : array_like, shape (N, d_in) or (..., N, d_in)
-            One embedding per token, with optional leading batch axes.
-        return_weights : bool, default False
-            Also return the attention weights.
-
-        Returns
-        -------
-        context : numpy.ndarray, shape (..., N, d_out)
-            Row ``i`` is the context vector of token ``i``.
-        weights : numpy.ndarray, shape (..., N, N)
-            Only with ``return_weights=True``: row ``i`` holds how much token ``i``
-            attends to each token, summing to 1.
-
-        Raises
-        ------
-        TypeError
-            If `inputs` is not made of real numbers.
-        ValueError
-            If `inputs` is not (..., N, d_in) with N >= 1, or holds NaN or infinity.
-        """
-        queries, keys, values = self.project(inputs)  # each (..., N, d_out)
-        return scaled_dot_product_attention(
-            queries, keys, values, causal=self.causal, return_weights=return_weights
-        )
+    def _forward(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """One head over all d_out columns, and no output projection."""
+        context, weights = self._heads(x, num_heads=1)  # weights (..., 1, N, N)
+        return context, weights[..., 0, :, :]  # (..., N, d_out), (..., N, N)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class MultiHeadAttention:
+class MultiHeadAttention(_Attention):
     r"""Multi-head self-attention: several attentions side by side, then mixed.
 
     The queries, keys and values are projected once to ``d_out`` columns, and the
@@ -637,15 +747,11 @@ class MultiHeadAttention:
 
     def __post_init__(self) -> None:
         num_heads = as_positive_int(self.num_heads, "num_heads")
-        weights = _read_only_weights(
-            W_query=self.W_query, W_key=self.W_key, W_value=self.W_value, W_out=self.W_out
-        )
-        _check_same_shape(weights, "W_query", ("W_key", "W_value"))
-        d_out = weights["W_query"].shape[1]
-        if weights["W_out"].shape != (d_out, d_out):
+        d_out = self._freeze(W_out=self.W_out)["W_query"].shape[1]
+        if self.W_out.shape != (d_out, d_out):
             raise ValueError(
                 f"W_out must have shape (d_out, d_out) = ({d_out}, {d_out}), to map the "
-                f"merged heads back to d_out features; got shape {weights['W_out'].shape}"
+                f"merged heads back to d_out features; got shape {self.W_out.shape}"
             )
         if d_out % num_heads:
             raise ValueError(
@@ -653,13 +759,17 @@ class MultiHeadAttention:
                 f"columns); got num_heads = {num_heads}"
             )
         object.__setattr__(self, "num_heads", num_heads)  # frozen: set once, here
-        for name, matrix in weights.items():
-            object.__setattr__(self, name, matrix)
-        object.__setattr__(self, "causal", as_flag(self.causal, "causal"))
 
     @classmethod
     def random(
-        cls, d_in: int, d_out: int, num_heads: int, *, seed: Seed, causal: bool = False
+        cls,
+        d_in: int,
+        d_out: int,
+        num_heads: int,
+        *,
+        seed: Seed,
+        causal: bool = False,
+        dtype: DTypeLike = np.float64,
     ) -> MultiHeadAttention:
         r"""Draw all four weight matrices from a seeded random generator.
 
@@ -679,18 +789,23 @@ class MultiHeadAttention:
             The seed of ``numpy.random.default_rng``, or a generator to draw from.
         causal : bool, default False
             Causal attention in every head.
+        dtype : numpy.float32 or numpy.float64, default numpy.float64
+            The dtype of all four matrices, drawn in float64 and rounded as for
+            `SelfAttention.random`: float32 weights keep float32 inputs in float32.
 
         Returns
         -------
         MultiHeadAttention
-            With float64 weights.
+            With weights in `dtype`.
 
         Raises
         ------
         TypeError
-            If a size is not an integer.
+            If a size is not an integer, `seed` is neither an integer nor a generator,
+            or `dtype` is not float32 or float64.
         ValueError
-            If a size is less than 1 or `num_heads` does not divide `d_out`.
+            If a size is less than 1, `num_heads` does not divide `d_out`, or `seed` is
+            negative.
 
         Examples
         --------
@@ -698,24 +813,11 @@ class MultiHeadAttention:
         >>> MultiHeadAttention.random(4, 6, num_heads=3, seed=0).d_head
         2
         """
-        d_in = as_positive_int(d_in, "d_in")
-        d_out = as_positive_int(d_out, "d_out")
-        rng = as_generator(seed)
-        bound = 1.0 / math.sqrt(d_in)
-        w_query, w_key, w_value = rng.uniform(-bound, bound, size=(3, d_in, d_out))
-        bound_out = 1.0 / math.sqrt(d_out)
-        w_out = rng.uniform(-bound_out, bound_out, size=(d_out, d_out))
+        d_in, d_out = as_positive_int(d_in, "d_in"), as_positive_int(d_out, "d_out")
+        rng, dtype = as_generator(seed), as_float_dtype(dtype)
+        w_query, w_key, w_value = _uniform(rng, d_in, (3, d_in, d_out), dtype)
+        w_out = _uniform(rng, d_out, (d_out, d_out), dtype)
         return cls(num_heads, w_query, w_key, w_value, w_out, causal=causal)
-
-    @property
-    def d_in(self) -> int:
-        """The embedding size the inputs must have (rows of the projections)."""
-        return self.W_query.shape[0]
-
-    @property
-    def d_out(self) -> int:
-        """The size of the output vectors."""
-        return self.W_query.shape[1]
 
     @property
     def d_head(self) -> int:
@@ -728,65 +830,35 @@ class MultiHeadAttention:
             f"d_out={self.d_out}, d_head={self.d_head}, causal={self.causal})"
         )
 
-    @overload
-    def __call__(
-        self, inputs: ArrayLike, *, return_weights: Literal[False] = ...
-    ) -> FloatArray: ...
+    def _forward(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """H heads, merged, then mixed by the output projection."""
+        context, weights = self._heads(x, self.num_heads)  # (..., N, d_out), (..., H, N, N)
+        blame = {"inputs": x, "W_value": self.W_value, "W_out": self.W_out}
+        output = checked_matmul(context, self.W_out, "the output projection", blame)
+        return output, weights  # output (..., N, d_out): the heads mixed
 
-    @overload
-    def __call__(
-        self, inputs: ArrayLike, *, return_weights: Literal[True]
-    ) -> tuple[FloatArray, FloatArray]: ...
 
-    def __call__(
-        self, inputs: ArrayLike, *, return_weights: bool = False
-    ) -> FloatArray | tuple[FloatArray, FloatArray]:
-        """Attend with every head, merge the heads and project the result.
+def _split_heads(x: FloatArray, num_heads: int) -> FloatArray:
+    """(..., N, d_out) -> (..., H, N, d_head): head h takes its block of columns."""
+    x = x.reshape(*x.shape[:-1], num_heads, -1)  # (..., N, H, d_head)
+    return np.swapaxes(x, -3, -2)  # (..., H, N, d_head)
 
-        Parameters
-        ----------
-        inputs : array_like, shape (N, d_in) or (..., N, d_in)
-            One embedding per token, with optional leading batch axes.
-        return_weights : bool, default False
-            Also return each head's attention weights.
 
-        Returns
-        -------
-        output : numpy.ndarray, shape (..., N, d_out)
-            Row ``i`` is the output vector of token ``i``.
-        weights : numpy.ndarray, shape (..., H, N, N)
-            Only with ``return_weights=True``: ``weights[..., h, i, :]`` is how much
-            token ``i`` attends to each token in head ``h`` (PyTorch's
-            ``average_attn_weights=False``; average over axis -3 for its default).
+def _merge_heads(x: FloatArray) -> FloatArray:
+    """(..., H, N, d_head) -> (..., N, d_out): the inverse of `_split_heads`."""
+    x = np.swapaxes(x, -3, -2)  # (..., N, H, d_head)
+    return x.reshape(*x.shape[:-2], -1)  # (..., N, d_out)
 
-        Raises
-        ------
-        TypeError
-            If `inputs` is not made of real numbers.
-        ValueError
-            If `inputs` is not (..., N, d_in) with N >= 1, or holds NaN or infinity.
-        """
-        queries, keys, values = _project(inputs, self.W_query, self.W_key, self.W_value)
-        context, weights = scaled_dot_product_attention(
-            self._split_heads(queries),  # (..., H, N, d_head)
-            self._split_heads(keys),  # (..., H, N, d_head)
-            self._split_heads(values),  # (..., H, N, d_head)
-            causal=self.causal,
-            return_weights=True,
-        )  # context (..., H, N, d_head), weights (..., H, N, N)
-        context = self._merge_heads(context)  # (..., N, d_out): heads side by side
-        output = context @ self.W_out  # (..., N, d_out): mix the heads
-        return (output, weights) if return_weights else output
 
-    def _split_heads(self, x: FloatArray) -> FloatArray:
-        """(..., N, d_out) -> (..., H, N, d_head): head h takes its block of columns."""
-        x = x.reshape(*x.shape[:-1], self.num_heads, self.d_head)  # (..., N, H, d_head)
-        return np.swapaxes(x, -3, -2)  # (..., H, N, d_head)
+def _uniform(
+    rng: np.random.Generator, fan_in: int, shape: tuple[int, ...], dtype: np.dtype[Any]
+) -> FloatArray:
+    """Weights uniform in [-1/sqrt(fan_in), 1/sqrt(fan_in)), like ``torch.nn.Linear``'s.
 
-    def _merge_heads(self, x: FloatArray) -> FloatArray:
-        """(..., H, N, d_head) -> (..., N, d_out): the inverse of `_split_heads`."""
-        x = np.swapaxes(x, -3, -2)  # (..., N, H, d_head)
-        return x.reshape(*x.shape[:-2], self.d_out)  # (..., N, d_out)
+    Drawn in float64 and rounded to `dtype`, so a seed gives the same weights in both.
+    """
+    bound = 1.0 / math.sqrt(fan_in)
+    return rng.uniform(-bound, bound, size=shape).astype(dtype)
 
 
 def _read_only_weights(**weights: ArrayLike) -> dict[str, FloatArray]:
@@ -798,31 +870,3 @@ def _read_only_weights(**weights: ArrayLike) -> dict[str, FloatArray]:
         copy.flags.writeable = False
         checked[name] = copy
     return checked
-
-
-def _check_same_shape(
-    weights: dict[str, FloatArray], reference: str, others: tuple[str, ...]
-) -> None:
-    """Raise if a weight's shape differs from the reference weight's (d_in, d_out)."""
-    shape = weights[reference].shape
-    for name in others:
-        if weights[name].shape != shape:
-            raise ValueError(
-                f"{name} must have the same shape as {reference}, (d_in, d_out) = "
-                f"{shape}; got shape {weights[name].shape}"
-            )
-
-
-def _project(
-    inputs: ArrayLike, w_query: FloatArray, w_key: FloatArray, w_value: FloatArray
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Check `inputs` against the weights' d_in and project them three ways."""
-    x = as_inputs(inputs)  # (..., N, d_in)
-    d_in = w_query.shape[0]
-    if x.shape[-1] != d_in:
-        raise ValueError(
-            f"inputs must have d_in = {d_in} features in the last axis, to match "
-            f"W_query of shape {w_query.shape}; got inputs of shape {x.shape}"
-        )
-    # (..., N, d_in) @ (d_in, d_out) -> (..., N, d_out), for each projection
-    return x @ w_query, x @ w_key, x @ w_value

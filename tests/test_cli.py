@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import doctest
 import json
+import os
 import re
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -324,7 +326,7 @@ def assert_one_line_error(
         (["--query", "-7"], ["out of range"]),
         (["--query", "1.5"], ["'1.5' is neither a token"]),
         (["--query"], ["--query", "expected one argument"]),
-        (["--precision", "-1"], ["--precision", "integer >= 0", "-1"]),
+        (["--precision", "-1"], ["--precision", "integer from 0 to 20", "-1"]),
         (["--precision", "two"], ["--precision", "'two'"]),
         (["--verbose"], ["unrecognized arguments: --verbose"]),
         (["extra"], ["unrecognized arguments: extra"]),
@@ -442,3 +444,287 @@ def test_runs_as_a_module_in_a_subprocess(tmp_path: Path) -> None:
     assert failed.stdout == ""
     assert failed.stderr.count("\n") == 1
     assert failed.stderr.startswith("attention-ref: error: --input ")
+
+
+# Hostile files, arguments and readers: still one line, never a traceback -------------
+
+
+def write_bytes(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def npy_header_only(path: Path, shape: tuple[int, ...], data: bytes = b"") -> Path:
+    """A .npy file whose header promises `shape` (float64), followed by `data` only."""
+    with path.open("wb") as file:
+        header = {"descr": "<f8", "fortran_order": False, "shape": shape}
+        np.lib.format.write_array_header_1_0(file, header)
+        file.write(data)
+    return path
+
+
+HOSTILE_FILES = {
+    # name: (make the file in tmp_path, phrases the one-line message must contain)
+    "json-nested-100000-deep": (
+        lambda d: write(d / "deep.json", "[" * 100_000 + "]" * 100_000),
+        ["not valid JSON for the command: nested too deeply"],
+    ),
+    "json-nested-deeper-than-numpy": (
+        lambda d: write(d / "deep.json", "[" * 100 + "1" + "]" * 100),
+        ["inputs cannot be read as an array", "dimension"],
+    ),
+    "json-5000-digit-integer": (
+        lambda d: write(d / "digits.json", "[[" + "1" * 5000 + "]]"),
+        ["not valid JSON", "4300 digits"],
+    ),
+    "csv-field-over-csv-limit": (
+        lambda d: write(d / "field.csv", "a," + "1" * 200_000 + "\n"),
+        ["line 1: field larger than field limit (131072)"],
+    ),
+    "csv-not-utf8": (
+        lambda d: write_bytes(d / "latin.csv", b"caf\xe9,1,2\n"),
+        ["not UTF-8 text", "can't decode byte 0xe9"],
+    ),
+    "npy-header-promises-10^12-numbers": (
+        lambda d: npy_header_only(d / "huge.npy", (10**6, 10**6)),
+        ["header promises an array of shape (1000000, 1000000)", "at most 1,000,000 numbers"],
+    ),
+    "npy-truncated": (
+        lambda d: npy_header_only(d / "short.npy", (3, 3), np.ones(2).tobytes()),
+        ["Failed to read all data", "could only read 2 elements"],
+    ),
+    "npy-20000-tokens": (
+        lambda d: np.save(d / "long.npy", np.ones((20_000, 1))) or d / "long.npy",
+        ["20,000 tokens are more than the 10,000 the command reads"],
+    ),
+    "csv-10002-rows": (
+        lambda d: write(d / "long.csv", "1,2\n" * 10_002),
+        ["over 10,000 tokens are more than the 10,000 the command reads"],
+    ),
+    "json-5000-bad-token-names": (
+        lambda d: write(
+            d / "names.json", json.dumps({"tokens": [1] * 5000, "inputs": [[1]] * 5000})
+        ),
+        ["tokens must be a list of strings; got [1, 1, 1, 1, 1, 1, ...]"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE_FILES)
+def test_hostile_input_files(capsys: pytest.CaptureFixture[str], tmp_path: Path, case: str) -> None:
+    make, phrases = HOSTILE_FILES[case]
+    path = make(tmp_path)
+    err = assert_one_line_error(capsys, ["--input", str(path)], f"--input {path}: ", *phrases)
+    assert len(err) < 400, err  # a message, not a dump of the file
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_a_device_that_never_ends_is_read_no_further_than_the_limit(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "zero.json").symlink_to("/dev/zero")
+    assert_one_line_error(
+        capsys, ["--input", str(tmp_path / "zero.json")], "larger than 32 MiB, the most"
+    )
+
+
+@pytest.mark.parametrize(
+    ("precision", "shown"),
+    [
+        ("10000000000", "got 10000000000"),
+        ("100000000000000000000", "got 100000000000000000000"),
+        ("21", "got 21"),
+        ("9" * 5000, "got '99999999999999999999... (5,000 characters)'"),
+    ],
+)
+def test_precision_is_bounded_in_the_parser(
+    capsys: pytest.CaptureFixture[str], precision: str, shown: str
+) -> None:
+    assert_one_line_error(
+        capsys,
+        ["--precision", precision],
+        "argument --precision: needs an integer from 0 to 20; " + shown,
+    )
+
+
+def test_precision_20_is_the_largest(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--precision", "20")
+    assert code == 0
+    assert_tables_show(out, list(TOKENS), INPUTS, query=1, precision=20)
+
+
+def test_the_default_query_of_a_file_is_index_0_even_if_a_token_is_named_0(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = write(tmp_path / "zero.csv", "a,1,2\nb,3,4\n0,5,6\n")
+    code, out, _ = run(capsys, "--input", str(path))
+    assert code == 0
+    assert 'Attention scores of the query "a" (token 0)' in out
+    code, out, _ = run(capsys, "--input", str(path), "--query", "0")  # a name wins, as documented
+    assert 'Attention scores of the query "0" (token 2)' in out
+
+
+def long_input(tmp_path: Path, num_tokens: int) -> Path:
+    np.save(tmp_path / "long.npy", np.random.default_rng(0).standard_normal((num_tokens, 4)))
+    return tmp_path / "long.npy"
+
+
+def test_past_100_tokens_the_all_pairs_tables_are_left_out_and_say_so(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = long_input(tmp_path, 3000)
+    code, out, err = run(capsys, "--input", str(path))
+    assert (code, err) == (0, "")
+    for what in ("attention scores", "attention weights"):
+        assert f"All queries at once: {what}, " in out
+    assert "left out for 3,000 tokens (over 100; see --all-pairs)" in out
+    assert out.count("left out for 3,000 tokens") == 2
+    # N x D and 1 x N tables only: about 80 bytes per token, not 8 per pair of tokens.
+    assert len(out) < 200 * 3000
+    assert "All queries at once: context vectors" in out
+
+    code, out, _ = run(capsys, "--input", str(path), "--json")
+    data = json.loads(out)
+    assert data["all_queries"]["scores"] is None
+    assert data["all_queries"]["weights"] is None
+    np.testing.assert_allclose(data["all_queries"]["context"], context_vectors(np.load(path)))
+
+
+@pytest.mark.parametrize("num_tokens", [100, 101])
+def test_all_pairs_shows_them_past_the_limit(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, num_tokens: int
+) -> None:
+    path = long_input(tmp_path, num_tokens)
+    inputs, tokens = np.load(path), [str(i) for i in range(num_tokens)]
+    _, default, _ = run(capsys, "--input", str(path))
+    _, out, _ = run(capsys, "--input", str(path), "--all-pairs")
+    assert ("left out" in default) == (num_tokens > 100)
+    assert_tables_show(out, tokens, inputs, query=0)
+    _, out, _ = run(capsys, "--input", str(path), "--all-pairs", "--json")
+    assert_json_matches(json.loads(out), inputs, query=0)
+
+
+def test_out_of_memory_is_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_memory(inputs: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(cli, "context_vectors", no_memory)
+    assert_one_line_error(
+        capsys, [], "not enough memory for attention over 6 tokens", "6 x 6 numbers"
+    )
+
+
+def test_ctrl_c_ends_without_a_traceback(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "context_vectors", interrupted)
+    assert main([]) == 130
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS is Linux's")
+def test_a_memory_limit_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
+    # 10,000 tokens (the most the command reads) need a 10,000 x 10,000 matrix of
+    # 763 MiB; under a 600 MiB address-space limit that allocation fails.
+    import resource
+
+    limit = 600 * 2**20
+    np.save(tmp_path / "n.npy", np.ones((10_000, 2)))
+    done = subprocess.run(
+        [sys.executable, "-m", "attention_ref", "--input", str(tmp_path / "n.npy")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)),
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith(
+        "attention-ref: error: not enough memory for attention over 10,000 tokens"
+    )
+
+
+def cut_off(argv: list[str], lines_read: int) -> tuple[int, str]:
+    """Run the command, read `lines_read` lines of its output, close the pipe.
+
+    Returns the exit status and what the command wrote on stderr.
+    """
+    with subprocess.Popen(
+        [sys.executable, "-m", "attention_ref", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        text=True,
+    ) as process:
+        out, err = process.stdout, process.stderr
+        assert out is not None
+        assert err is not None
+        for _ in range(lines_read):
+            out.readline()
+        out.close()  # like `| head`: the reader goes away
+        message = err.read()
+        return process.wait(timeout=60), message
+
+
+def test_a_closed_pipe_ends_quietly_every_time(tmp_path: Path) -> None:
+    # `| head -1`, many times, four at a time: before the fix a traceback appeared in
+    # most runs, so one run proves nothing. The big output (two 300 x 300 tables) is
+    # far more than a pipe holds, so the command is always mid-write when the reader
+    # goes; the small one is cut before the command writes at all.
+    big = str(long_input(tmp_path, 300))
+    runs = [(["--input", big, "--all-pairs"], 1)] * 12 + [([], 0)] * 12
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda run: cut_off(*run), runs))
+    for code, err in results:
+        assert err == ""
+        assert code == 1
+
+
+def run_with(**popen: object) -> subprocess.CompletedProcess[str]:
+    """The real command on the worked example, its streams as `popen` sets them."""
+    return subprocess.run(
+        [sys.executable, "-m", "attention_ref"], cwd=ROOT, text=True, check=False, **popen
+    )
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="closes a file descriptor for the child")
+def test_started_with_stdout_closed_ends_quietly() -> None:
+    done = run_with(stderr=subprocess.PIPE, preexec_fn=lambda: os.close(1))
+    assert (done.returncode, done.stderr) == (1, "")
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_write_that_fails_is_one_line() -> None:
+    with open("/dev/full", "w") as full:
+        done = run_with(stdout=full, stderr=subprocess.PIPE)
+    assert done.returncode == 1
+    assert done.stderr == "attention-ref: error: cannot write the output: No space left on device\n"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="closes a file descriptor for the child")
+def test_an_error_with_stderr_closed_still_exits_2_and_prints_nothing() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "attention_ref", "--query", "nope"],
+        cwd=ROOT,
+        capture_output=False,
+        stdout=subprocess.PIPE,
+        text=True,
+        check=False,
+        preexec_fn=lambda: os.close(2),
+    )
+    assert (done.returncode, done.stdout) == (2, "")
+
+
+def test_a_newline_in_a_path_or_a_token_name_keeps_the_error_on_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert_one_line_error(capsys, ["--input", str(tmp_path / "two\nlines.csv")], "two\\nlines")
+    named = write(tmp_path / "names.json", json.dumps({"tokens": ["a\nb"], "inputs": [[1.0]]}))
+    assert_one_line_error(capsys, ["--input", str(named), "--query", "c"], "(a\\nb)")

@@ -41,13 +41,15 @@ def parameters(function: Callable) -> set[str]:
 
 
 def public_methods(cls: type) -> dict[str, Callable]:
-    """Methods defined by `cls` itself that a user calls, including ``__call__``."""
+    """Methods that a user calls, including ``__call__``: the class's own and those it
+    inherits from the package's private bases (the reference shows them too)."""
     methods = {}
-    for name, member in vars(cls).items():
-        if isinstance(member, (classmethod, staticmethod)):
-            member = member.__func__
-        if inspect.isfunction(member) and (name == "__call__" or not name.startswith("_")):
-            methods[name] = member
+    for owner in reversed([c for c in cls.__mro__ if c.__module__.startswith("attention_ref")]):
+        for name, member in vars(owner).items():
+            if isinstance(member, (classmethod, staticmethod)):
+                member = member.__func__
+            if inspect.isfunction(member) and (name == "__call__" or not name.startswith("_")):
+                methods[name] = member
     return methods
 
 

@@ -197,19 +197,27 @@ def test_context_vectors_backward_counts_all_three_uses_of_the_inputs() -> None:
 
 
 @pytest.mark.parametrize(
-    ("p", "error", "message"),
+    ("weights", "error", "message"),
     [
-        ([0.5, 0.6], ValueError, r"p must sum to 1 along axis 0 \(softmax outputs\); got a sum"),
-        ([1.5, -0.5], ValueError, r"p must hold probabilities in \[0, 1\] .*got 1.5 at index"),
-        ([0.5, np.nan], ValueError, r"p must contain only finite numbers; got nan at index"),
-        (0.5, ValueError, r"p must have at least 1 dimension"),
-        ([], ValueError, r"p must have at least one entry"),
-        (["a"], TypeError, r"p must contain real numbers"),
+        (
+            [0.5, 0.6],
+            ValueError,
+            r"weights must sum to 1 along axis 0 \(softmax outputs\); got a sum",
+        ),
+        (
+            [1.5, -0.5],
+            ValueError,
+            r"weights must hold probabilities in \[0, 1\] .*got 1.5 at index",
+        ),
+        ([0.5, np.nan], ValueError, r"weights must contain only finite numbers; got nan at index"),
+        (0.5, ValueError, r"weights must have at least 1 dimension"),
+        ([], ValueError, r"weights must have at least one entry"),
+        (["a"], TypeError, r"weights must contain real numbers"),
     ],
 )
-def test_softmax_jacobian_bad_input(p: object, error: type, message: str) -> None:
+def test_softmax_jacobian_bad_input(weights: object, error: type, message: str) -> None:
     with pytest.raises(error, match=message):
-        softmax_jacobian(p)
+        softmax_jacobian(weights)
 
 
 def test_softmax_vjp_bad_input() -> None:

@@ -110,9 +110,34 @@ def test_float_dtype_is_kept(function, dtype) -> None:
 
 
 @pytest.mark.parametrize("function", NORMALISERS)
-@pytest.mark.parametrize("dtype", [np.int8, np.int32, np.int64, np.uint16, np.float16])
-def test_integers_and_half_floats_become_float64(function, dtype) -> None:
+@pytest.mark.parametrize("dtype", [np.int8, np.int32, np.int64, np.uint16])
+def test_integers_become_float64(function, dtype) -> None:
     assert function(np.array([1, 2, 3], dtype=dtype)).dtype == np.float64
+
+
+@pytest.mark.parametrize("function", NORMALISERS)
+@pytest.mark.parametrize("dtype", [np.float16, np.longdouble])
+def test_other_float_types_are_refused_not_silently_widened(function, dtype) -> None:
+    # float16 used to become float64 silently. Computing in float16 would give three
+    # significant digits and overflow at 65504, so it is refused with the fix.
+    if np.dtype(dtype).itemsize == 8:
+        pytest.skip("long double is float64 on this platform")
+    with pytest.raises(
+        TypeError,
+        match=rf"x must be float32 or float64 \(integers become float64\); got dtype "
+        rf"{np.dtype(dtype)}: convert it first, e\.g\. with \.astype\(numpy\.float32\)",
+    ):
+        function(np.array([1, 2, 3], dtype=dtype))
+
+
+@pytest.mark.parametrize("function", NORMALISERS)
+@pytest.mark.parametrize("byte_order", [">", "<"])
+def test_either_byte_order_is_read_and_comes_out_native(function, byte_order) -> None:
+    x = np.array([1.0, 2.0, 3.0], dtype=f"{byte_order}f4")
+    result = function(x)
+    assert result.dtype == np.float32
+    assert result.dtype.isnative
+    np.testing.assert_array_equal(result, function(x.astype(np.float32)))
 
 
 @pytest.mark.parametrize("function", NORMALISERS)

@@ -608,7 +608,8 @@ Q, K, V = np.ones((3, 4)), np.ones((5, 4)), np.ones((5, 2))
         (
             {"query": np.full((3, 4), 1e200), "key": np.full((5, 4), 1e200)},
             ValueError,
-            r"the scores overflow float64",
+            r"query and key are too large together: a dot product overflows float64 "
+            r"\(largest \|query\| is 1e\+200, largest \|key\| is 1e\+200\); scale them down",
         ),
         # Scores 4 * (3e153)^2 / 2 = 1.8e307 are finite; adding 1.7e308 is not.
         (

@@ -125,7 +125,7 @@ def test_overflowing_inputs_in_context_vector() -> None:
 
 
 def test_overflow_message_shows_the_largest_input() -> None:
-    with pytest.raises(ValueError, match=r"largest \|input\| is 1e\+200"):
+    with pytest.raises(ValueError, match=r"largest \|inputs\| is 1e\+200"):
         context_vectors([[1e200, 1.0]])
 
 
