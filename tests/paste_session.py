@@ -57,9 +57,7 @@ def paste(console: Console, text: str) -> list[tuple[str, str, str | None]]:
         console.exception = None
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             more = console.push(line)
-        if not more and pending:
-            statements.append((out.getvalue(), err.getvalue(), console.exception))
-        elif out.getvalue() or err.getvalue() or console.exception:
+        if not more and pending:  # a statement was complete and ran
             statements.append((out.getvalue(), err.getvalue(), console.exception))
     return statements
 
@@ -99,7 +97,7 @@ def check_block(console: Console, block: dict) -> list[str]:
         wanted_exception = expected_exception(want)
         if wanted_exception is not None:
             if exception is None or not checker.check_output(wanted_exception, exception, FLAGS):
-                problems.append(f"{label}: expected {wanted_exception.strip()!r}, got {exception!r}")
+                problems.append(f"{label}: expected {wanted_exception.strip()!r}; {exception=}")
         elif exception is not None:
             problems.append(f"{label}: raised {exception.strip()}")
         elif err:

@@ -157,18 +157,16 @@ def test_every_page_is_checked(pages, site_url) -> None:
 def test_every_block_runs_where_a_reader_pastes_it(page, clipboard_watch, site_url, tmp_path):
     sessions = reader_sessions(clipboard_watch, page_url(site_url, page))
     assert clipboard_watch.errors == []
-    # Labels whose reader sees the same blocks need only one run.
-    distinct: dict[str, list[dict]] = {}
-    for label, blocks in sessions.items():
-        key = json.dumps(blocks)
-        distinct.setdefault(key, blocks)
-        sessions[label] = key
+    # Labels whose readers see the same blocks need only one run.
+    runs = {json.dumps(blocks): blocks for blocks in sessions.values()}
     with ThreadPoolExecutor(max_workers=2) as pool:
-        results = dict(zip(distinct, pool.map(lambda b: paste_all(b, tmp_path), distinct.values())))
+        found = dict(
+            zip(runs, pool.map(lambda b: paste_all(b, tmp_path), runs.values()), strict=True)
+        )
     problems = [
         f"{label or 'no tabs'}: {problem}"
-        for label, key in sessions.items()
-        for problem in results[key]
+        for label, blocks in sessions.items()
+        for problem in found[json.dumps(blocks)]
     ]
     if page in NOT_YET_FIXED:
         known = [problem for problem in problems if NOT_YET_FIXED[page] in problem]
