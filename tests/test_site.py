@@ -9,6 +9,7 @@ only to pages that exist; in both colour schemes and at phone width.
 from __future__ import annotations
 
 import contextlib
+import re
 from urllib.parse import urljoin
 from urllib.request import urlopen
 
@@ -134,3 +135,23 @@ def test_math_renders_after_instant_navigation(browser, pages, site_url):
     assert watch.errors == []
     assert watch.foreign_requests == []
     assert len(visited) == len(pages), "the footer links do not reach every page"
+
+
+EDIT_LINK = re.compile(r'href="(?P<repository>[^"]+)/edit/(?P<branch>[^/"]+)/docs/[^"]+"')
+
+
+@pytest.mark.parametrize("page", ["", "run-locally/"])
+def test_home_and_run_locally_say_where_the_code_is(site_url, page):
+    """The repository, how to clone it and the licence, as the edit links name them."""
+    with urlopen(site_url + page) as response:
+        html = response.read().decode()
+    edit = EDIT_LINK.search(html)
+    assert edit, "no edit link"
+    repository, branch = edit["repository"], edit["branch"]
+    text = re.sub(r"<[^>]+>", "", html)
+    assert f'href="{repository}"' in html, "no link to the repository"
+    assert f"git clone {repository}.git" in text
+    assert f"cd {repository.rsplit('/', 1)[-1]}" in text
+    assert "pip install -e ." in text
+    assert f'href="{repository}/blob/{branch}/LICENSE">MIT licence</a>' in html
+    assert "{{" not in html
