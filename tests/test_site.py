@@ -9,8 +9,9 @@ only to pages that exist; in both colour schemes and at phone width.
 from __future__ import annotations
 
 import contextlib
+import json
 import re
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 from urllib.request import urlopen
 
 import pytest
@@ -155,3 +156,31 @@ def test_home_and_run_locally_say_where_the_code_is(site_url, page):
     assert "pip install -e ." in text
     assert f'href="{repository}/blob/{branch}/LICENSE">MIT licence</a>' in html
     assert "{{" not in html
+
+
+RAW_TEX = re.compile(r"\\\(|\\\[|\$\$|\\frac|\\operatorname")
+
+
+def test_the_search_index_holds_no_raw_tex(site_url):
+    with urlopen(urljoin(site_url, "search/search_index.json")) as response:
+        entries = json.load(response)["docs"]
+    raw = [entry["location"] for entry in entries if RAW_TEX.search(entry["text"])]
+    assert raw == []
+    assert any("e^a / e^b = e^a-b" in entry["text"] for entry in entries), "math not indexed"
+
+
+def test_searching_softmax_finds_the_story_first(browser, site_url):
+    watch = PageWatch(browser, viewport={"width": 1280, "height": 900})
+    try:
+        watch.page.goto(site_url, wait_until="networkidle")
+        watch.page.locator("input.md-search__input").click()
+        watch.page.keyboard.type("softmax")
+        results = watch.page.locator(".md-search-result__item > a")
+        results.first.wait_for(timeout=20_000)
+        first = results.first.get_attribute("href")
+        snippets = watch.page.locator(".md-search-result").inner_text()
+    finally:
+        watch.close()
+    assert urlsplit(urljoin(site_url, first)).path == "/weights/", first
+    assert not RAW_TEX.search(snippets), snippets
+    assert watch.errors == []
