@@ -37,6 +37,9 @@ PAGE_CHECKS = """() => {
     const copied = code.dataset.copy || "";
     if (!copied.trim() || copied.includes(">>>")) problems.push("pycon copy text: " + copied);
   }
+  if (document.querySelector("article").innerText.includes("<BLANKLINE>")) {
+    problems.push("a doctest's <BLANKLINE> is visible");
+  }
   return problems;
 }"""
 
