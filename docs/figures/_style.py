@@ -120,7 +120,6 @@ def heatmap(
     decimals: int = 2,
     vmin: float | None = None,
     vmax: float | None = None,
-    fontsize: float = CELL_FONTSIZE,
 ) -> None:
     """Draw `matrix` as labelled cells with each value written in its cell.
 
@@ -139,7 +138,8 @@ def heatmap(
             continue
         cell = image.cmap(image.norm(value))
         text = f"{value:.{decimals}f}"
-        ax.text(j, i, text, ha="center", va="center", fontsize=fontsize, color=label_colour(cell))
+        colour = label_colour(cell)
+        ax.text(j, i, text, ha="center", va="center", fontsize=CELL_FONTSIZE, color=colour)
 
 
 def render_svg(fig: Figure) -> bytes:

@@ -15,7 +15,7 @@ NEEDED = CAT_TOKENS.index("mat")  # what "warm" describes in the sentence
 def limits_warm(theme: Theme):
     """One horizontal bar per token: the weight "warm" gives it, "mat" in the accent colour."""
     weights = attention_weights(attention_scores(CAT_INPUTS, query=WARM))  # (N,)
-    fig = new_figure(theme, 5.6, 4.4)
+    fig = new_figure(theme, 5.0, 4.6)  # narrow: legible on a phone
     ax = fig.add_subplot()
     positions = np.arange(len(CAT_TOKENS))  # (N,): one row per token, in sentence order
     colours = [theme.palette[0]] * len(CAT_TOKENS)
@@ -30,7 +30,7 @@ def limits_warm(theme: Theme):
             ha="right",
             va="center",
             color=label_colour(colour),
-            fontsize=10,
+            fontsize=11,
         )
     even = 1 / len(CAT_TOKENS)
     # Behind the bars: it shows where each bar ends against an even share.
