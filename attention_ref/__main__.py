@@ -353,6 +353,7 @@ def main(argv: list[str] | None = None) -> int:
 
     Examples
     --------
+    >>> from attention_ref.__main__ import main
     >>> main(["--query", "-1", "--precision", "2"])  # doctest: +ELLIPSIS
     Inputs: 6 tokens x 3 dimensions
     ...

@@ -2,7 +2,9 @@
 
 ``TOKENS`` and ``INPUTS`` are the running example: the six tokens of "Your journey
 starts with one step", each embedded in 3 dimensions so every number can be followed
-by hand. ``INPUTS[1]`` is "journey", the query the pages work through.
+by hand. The sentence and its vectors come from Sebastian Raschka, *Build a Large
+Language Model (From Scratch)*, chapter 3. ``QUERY`` is 1: ``INPUTS[1]`` is "journey",
+the query the pages work through.
 
 ``CAT_TOKENS`` and ``CAT_INPUTS`` are small illustrative embeddings of "The cat sat
 on the mat because it is warm", used to show what attention without trainable
@@ -18,8 +20,8 @@ The arrays are read-only so that a page cannot change them for the next one; tak
 
 Examples
 --------
->>> from attention_ref.examples import TOKENS, INPUTS
->>> TOKENS[1], INPUTS[1]
+>>> from attention_ref.examples import INPUTS, QUERY, TOKENS
+>>> TOKENS[QUERY], INPUTS[QUERY]
 ('journey', array([0.55, 0.87, 0.66]))
 >>> INPUTS.shape  # N tokens x D dimensions
 (6, 3)
@@ -36,7 +38,7 @@ from collections.abc import Iterable
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["CAT_INPUTS", "CAT_TOKENS", "INPUTS", "TOKENS", "UnknownWordError", "glove"]
+__all__ = ["CAT_INPUTS", "CAT_TOKENS", "INPUTS", "QUERY", "TOKENS", "UnknownWordError", "glove"]
 
 
 def _read_only(rows: list[list[float]]) -> np.ndarray:
@@ -46,6 +48,8 @@ def _read_only(rows: list[list[float]]) -> np.ndarray:
 
 
 TOKENS: tuple[str, ...] = ("Your", "journey", "starts", "with", "one", "step")
+
+QUERY: int = 1  # "journey", x^(2) in the formulas: the query the pages follow
 
 INPUTS = _read_only(
     [

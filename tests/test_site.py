@@ -1,157 +1,22 @@
 """The built site, as a reader's browser sees it.
 
-Build the site with ``mkdocs build --strict``, serve it over http on 127.0.0.1, and load
-every page in headless Chromium (Debian's ``chromium``, driven by Playwright with
-``executable_path``; Playwright never downloads a browser here). Each page must make no
-request to another host, log no console error, render all its math, load all its images
-and link only to pages that exist; in both colour schemes and at phone width.
+The site is built with ``mkdocs build --strict``, served over http on 127.0.0.1 and loaded
+in headless Chromium (see the fixtures in conftest.py). Each page must make no request to
+another host, log no console error, render all its math, load all its images and link
+only to pages that exist; in both colour schemes and at phone width.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
-import http.server
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import threading
-import xml.etree.ElementTree as ET
-from collections.abc import Iterator
-from pathlib import Path
+import json
+import re
 from urllib.parse import urljoin, urlsplit
 from urllib.request import urlopen
 
 import pytest
 
-from .conftest import IN_CI
-
-ROOT = Path(__file__).resolve().parent.parent
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]"}
-CHROMIUM_ARGS = [  # as the machine's notes advise for a closed network
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def find_chromium() -> str | None:
-    """The browser to drive: $CHROMIUM, else a chromium or chrome on PATH."""
-    if os.environ.get("CHROMIUM"):
-        return os.environ["CHROMIUM"]
-    names = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-    return next(filter(None, map(shutil.which, names)), None)
-
-
-@pytest.fixture(scope="session")
-def site_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Build the site strictly for a free local port and serve it there."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}/"
-    site = tmp_path_factory.mktemp("site")
-    env = {**os.environ, "SITE_URL": url, "NO_MKDOCS_2_WARNING": "1"}
-    build = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert build.returncode == 0, build.stderr
-    assert "WARNING" not in build.stderr, build.stderr
-    handler = functools.partial(QuietHandler, directory=str(site))
-    server = QuietServer(("127.0.0.1", port), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield url
-    server.shutdown()
-    server.server_close()
-
-
-class QuietServer(http.server.ThreadingHTTPServer):
-    def handle_error(self, request, client_address) -> None:
-        # The browser drops connections it no longer needs (a page closed mid-request);
-        # anything that matters shows up as a failed request in the browser instead.
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-@pytest.fixture(scope="session")
-def pages(site_url: str) -> list[str]:
-    """Every page of the site, from the sitemap mkdocs writes."""
-    with urlopen(urljoin(site_url, "sitemap.xml")) as response:
-        tree = ET.parse(response)
-    urls = [loc.text for loc in tree.iter("{http://www.sitemaps.org/schemas/sitemap/0.9}loc")]
-    assert urls, "the sitemap lists no page"
-    assert all(url.startswith(site_url) for url in urls), urls
-    return urls
-
-
-@pytest.fixture(scope="session")
-def browser():
-    """Headless Chromium: mandatory in CI, a clear skip elsewhere."""
-    executable = find_chromium()
-    if executable is None:
-        message = (
-            "no Chromium found: install Debian's chromium (apt-get install chromium) "
-            "or set CHROMIUM=/path/to/chromium"
-        )
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-class PageWatch:
-    """Open a browser context that blocks and records every request leaving 127.0.0.1."""
-
-    def __init__(self, browser, **context_options) -> None:
-        self.context = browser.new_context(**context_options)
-        self.foreign_requests: list[str] = []
-        self.errors: list[str] = []
-        self.failed: list[str] = []
-        self.context.route("**/*", self._route)
-        self.page = self.context.new_page()
-        self.page.on("console", self._console)
-        self.page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
-        self.page.on("requestfailed", lambda request: self.failed.append(request.url))
-        self.page.on(
-            "response",
-            lambda response: response.status >= 400 and self.failed.append(response.url),
-        )
-
-    def _route(self, route) -> None:
-        host = urlsplit(route.request.url).hostname or ""
-        if route.request.url.startswith(("data:", "blob:")) or host in LOCAL_HOSTS:
-            route.continue_()
-        else:
-            self.foreign_requests.append(route.request.url)
-            route.abort()
-
-    def _console(self, message) -> None:
-        if message.type in ("error", "warning"):
-            self.errors.append(f"console {message.type}: {message.text}")
-
-    def close(self) -> None:
-        self.context.close()
-
+from .conftest import PageWatch
 
 PAGE_CHECKS = """() => {
   const problems = [];
@@ -171,6 +36,9 @@ PAGE_CHECKS = """() => {
   for (const code of document.querySelectorAll(".language-pycon code")) {
     const copied = code.dataset.copy || "";
     if (!copied.trim() || copied.includes(">>>")) problems.push("pycon copy text: " + copied);
+  }
+  if (document.querySelector("article").innerText.includes("<BLANKLINE>")) {
+    problems.push("a doctest's <BLANKLINE> is visible");
   }
   return problems;
 }"""
@@ -271,3 +139,137 @@ def test_math_renders_after_instant_navigation(browser, pages, site_url):
     assert watch.errors == []
     assert watch.foreign_requests == []
     assert len(visited) == len(pages), "the footer links do not reach every page"
+
+
+EDIT_LINK = re.compile(r'href="(?P<repository>[^"]+)/edit/(?P<branch>[^/"]+)/docs/[^"]+"')
+
+
+@pytest.mark.parametrize("page", ["", "run-locally/"])
+def test_home_and_run_locally_say_where_the_code_is(site_url, page):
+    """The repository, how to clone it and the licence, as the edit links name them."""
+    with urlopen(site_url + page) as response:
+        html = response.read().decode()
+    edit = EDIT_LINK.search(html)
+    assert edit, "no edit link"
+    repository, branch = edit["repository"], edit["branch"]
+    text = re.sub(r"<[^>]+>", "", html)
+    assert f'href="{repository}"' in html, "no link to the repository"
+    assert f"git clone {repository}.git" in text
+    assert f"cd {repository.rsplit('/', 1)[-1]}" in text
+    assert "pip install -e ." in text
+    assert f'href="{repository}/blob/{branch}/LICENSE">MIT licence</a>' in html
+    assert "{{" not in html
+
+
+RAW_TEX = re.compile(r"\\\(|\\\[|\$\$|\\frac|\\operatorname")
+
+
+def test_the_search_index_holds_no_raw_tex(site_url):
+    with urlopen(urljoin(site_url, "search/search_index.json")) as response:
+        entries = json.load(response)["docs"]
+    raw = [entry["location"] for entry in entries if RAW_TEX.search(entry["text"])]
+    assert raw == []
+    assert any("e^a / e^b = e^a-b" in entry["text"] for entry in entries), "math not indexed"
+
+
+def test_searching_softmax_finds_the_story_first(browser, site_url):
+    watch = PageWatch(browser, viewport={"width": 1280, "height": 900})
+    try:
+        watch.page.goto(site_url, wait_until="networkidle")
+        watch.page.locator("input.md-search__input").click()
+        watch.page.keyboard.type("softmax")
+        results = watch.page.locator(".md-search-result__item > a")
+        results.first.wait_for(timeout=20_000)
+        first = results.first.get_attribute("href")
+        snippets = watch.page.locator(".md-search-result").inner_text()
+    finally:
+        watch.close()
+    assert urlsplit(urljoin(site_url, first)).path == "/weights/", first
+    assert not RAW_TEX.search(snippets), snippets
+    assert watch.errors == []
+
+
+# Code that scrolls sideways or hides under the copy button, and (on a wide screen) tables
+# wider than the column; on a phone a wide table scrolls in its own box, as Material makes
+# it. Source listings with line numbers (API reference) keep their long lines.
+LAYOUT_CHECKS = """(wide) => {
+  const problems = [];
+  for (const details of document.querySelectorAll("article details")) details.open = true;
+  for (const code of document.querySelectorAll("article pre > code")) {
+    if (!code.checkVisibility() || code.closest(".highlighttable")) continue;
+    const line = code.innerText.split("\\n")[0].slice(0, 50);
+    if (code.scrollWidth > code.clientWidth + 1) problems.push("code scrolls sideways: " + line);
+    const button = code.closest("pre").querySelector("button[data-md-type=copy]");
+    if (!button) continue;
+    const b = button.getBoundingClientRect();
+    const walker = document.createTreeWalker(code, NodeFilter.SHOW_TEXT);
+    for (let node; (node = walker.nextNode()); ) {
+      if (!node.textContent.trim()) continue;
+      const range = document.createRange();
+      range.selectNodeContents(node);
+      const covered = [...range.getClientRects()].some(
+        (r) => r.right > b.left && r.left < b.right && r.bottom > b.top && r.top < b.bottom);
+      if (covered) { problems.push("copy button covers code: " + line); break; }
+    }
+  }
+  if (wide) {
+    for (const table of document.querySelectorAll("article table")) {
+      const column = table.closest(".md-typeset__scrollwrap") || table.parentElement;
+      if (table.scrollWidth > column.clientWidth + 1) {
+        problems.push(`table ${table.scrollWidth}px wide in a ${column.clientWidth}px column`);
+      }
+    }
+  }
+  return problems;
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_code_and_tables_fit_their_column(browser, pages, width):
+    phone = width < 500
+    watch = PageWatch(browser, viewport={"width": width, "height": 900}, is_mobile=phone)
+    problems = []
+    try:
+        for url in pages:
+            watch.page.goto(url, wait_until="networkidle")
+            settle(watch.page)
+            found = watch.page.evaluate(LAYOUT_CHECKS, not phone)
+            problems += [f"{url}: {problem}" for problem in found]
+    finally:
+        watch.close()
+    assert not problems, "\n".join(problems)
+
+
+# The API reference's parameter, return and exception tables, as mkdocstrings renders them.
+REFERENCE_TABLES = """() => {
+  const problems = [];
+  for (const table of document.querySelectorAll("article .doc-contents table")) {
+    const heading = table.closest(".doc-object").querySelector(".doc-heading");
+    const where = heading.id + ", " + table.rows[0].innerText.trim().replace(/\\s+/g, " ");
+    const headers = [...table.rows[0].cells].map((cell) => cell.innerText.trim());
+    const description = headers.indexOf("Description");
+    for (const row of [...table.rows].slice(1)) {
+      const cells = [...row.cells];
+      if (description >= 0 && !cells[description].innerText.trim()) {
+        problems.push(`${where}: empty Description beside ${cells[0].innerText.trim()}`);
+      }
+      for (const cell of cells) {
+        const text = cell.innerText;
+        if (/[`$]/.test(text)) problems.push(`${where}: raw markup in ${JSON.stringify(text)}`);
+      }
+    }
+  }
+  return problems;
+}"""
+
+
+def test_reference_tables_render_cleanly(browser, site_url):
+    """No empty Description cell, no literal backtick or raw $ in any cell."""
+    watch = PageWatch(browser)
+    try:
+        watch.page.goto(urljoin(site_url, "reference/"), wait_until="networkidle")
+        settle(watch.page)
+        problems = watch.page.evaluate(REFERENCE_TABLES)
+    finally:
+        watch.close()
+    assert not problems, "\n".join(problems)

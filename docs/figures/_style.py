@@ -2,8 +2,13 @@
 
 Figure modules in this folder define ``FIGURES = {"name": draw}`` where ``draw(theme)``
 returns a matplotlib Figure. The build hook (docs/hooks/figures.py) draws each once per
-theme, as ``assets/figures/<name>-light.svg`` and ``-dark.svg``, and a page shows them
-with Material's ``#only-light`` / ``#only-dark`` suffixes.
+theme, inside ``plt.rc_context(theme.rc)``, so every axes gets the theme's colours, a
+transparent background and only its left and bottom spines without any styling call;
+it writes them as ``assets/figures/<name>-light.svg`` and ``-dark.svg``, and a page shows
+them with Material's ``#only-light`` / ``#only-dark`` suffixes.
+
+Text drawn over a coloured area (a heatmap cell) takes black or white, whichever
+contrasts more with it (``label_colour``): at least 4.58:1, above WCAG AA's 4.5:1.
 """
 
 from __future__ import annotations
@@ -24,23 +29,51 @@ class Theme:
     """Colours for one of Material's colour schemes (backgrounds stay transparent)."""
 
     name: str  # "light" or "dark": the file suffix
+    background: str  # the page behind the figure: Material's default or slate background
     fg: str  # text, axes and outlines
     muted: str  # grid lines and secondary text
     accent: str  # the thing the figure is about (the query, the context vector)
     palette: tuple[str, ...]  # one colour per series or token
     cmap: str  # heatmaps
 
+    @property
+    def rc(self) -> dict[str, object]:
+        """Matplotlib settings for every figure of this theme (see docs/hooks/figures.py)."""
+        return {
+            "text.color": self.fg,
+            "axes.labelcolor": self.fg,
+            "axes.edgecolor": self.fg,
+            "axes.titlecolor": self.fg,
+            "axes.titlesize": 11,
+            "axes.facecolor": "none",
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "xtick.color": self.fg,
+            "ytick.color": self.fg,
+            "grid.color": self.muted,
+            "grid.alpha": 0.4,
+            "legend.frameon": False,
+            "legend.labelcolor": self.fg,
+            "font.size": 11,
+            "figure.facecolor": "none",
+            "savefig.transparent": True,
+            "svg.hashsalt": "attention-ref",  # the same ids in every build
+            "svg.fonttype": "path",  # text as shapes: no font needed to view it
+        }
+
 
 LIGHT = Theme(
     name="light",
+    background="#ffffff",
     fg="#1f2328",
     muted="#8c959f",
-    accent="#d9480f",
-    palette=("#3b5bdb", "#2f9e44", "#ae3ec9", "#e8590c", "#0c8599", "#c2255c"),
+    accent="#c4450c",  # every colour that text may take: >= 4.5:1 on white
+    palette=("#3b5bdb", "#267d39", "#ae3ec9", "#a85d00", "#0b7285", "#c2255c"),
     cmap="Blues",
 )
 DARK = Theme(
     name="dark",
+    background="#1e2129",  # hsl(225, 15%, 14%)
     fg="#e6edf3",
     muted="#6e7681",
     accent="#ff922b",
@@ -49,26 +82,32 @@ DARK = Theme(
 )
 THEMES = (LIGHT, DARK)
 
+# Numbers in heatmap cells: 13 pt stays legible when a 4.8-inch figure shrinks to a
+# phone's column (about 360 px, so about 10 px tall digits).
+CELL_FONTSIZE = 13
+
 
 def new_figure(theme: Theme, width: float = 6.4, height: float = 4.0, **kwargs) -> Figure:
-    """A figure whose text, spines and ticks use the theme's colours."""
-    rc = {
-        "text.color": theme.fg,
-        "axes.labelcolor": theme.fg,
-        "axes.edgecolor": theme.fg,
-        "axes.titlecolor": theme.fg,
-        "xtick.color": theme.fg,
-        "ytick.color": theme.fg,
-        "grid.color": theme.muted,
-        "font.size": 11,
-        "axes.facecolor": "none",
-        "figure.facecolor": "none",
-        "savefig.transparent": True,
-    }
-    with plt.rc_context(rc):
-        fig = plt.figure(figsize=(width, height), layout="constrained", **kwargs)
-    fig.set_facecolor("none")
-    return fig
+    """A figure of `width` x `height` inches with constrained layout (theme from the hook)."""
+    return plt.figure(figsize=(width, height), layout="constrained", **kwargs)
+
+
+def relative_luminance(colour) -> float:
+    """WCAG 2 relative luminance of a matplotlib colour, from 0 (black) to 1 (white)."""
+    channels = np.array(matplotlib.colors.to_rgb(colour))
+    linear = np.where(channels <= 0.04045, channels / 12.92, ((channels + 0.055) / 1.055) ** 2.4)
+    return float(linear @ [0.2126, 0.7152, 0.0722])
+
+
+def contrast_ratio(first, second) -> float:
+    """WCAG 2 contrast ratio of two colours, from 1 (the same) to 21 (black on white)."""
+    lighter, darker = sorted(map(relative_luminance, (first, second)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def label_colour(background) -> str:
+    """Black or white, whichever contrasts more with `background` (always >= 4.58:1)."""
+    return max(("black", "white"), key=lambda text: contrast_ratio(text, background))
 
 
 def heatmap(
@@ -84,7 +123,8 @@ def heatmap(
 ) -> None:
     """Draw `matrix` as labelled cells with each value written in its cell.
 
-    Cells that are NaN (e.g. masked out) are left blank.
+    Cells that are NaN (e.g. masked out) are left blank. Values outside [vmin, vmax]
+    take the colour of the nearer end of the scale (their label still says the value).
     """
     cmap = matplotlib.colormaps[theme.cmap].with_extremes(bad=(0.0, 0.0, 0.0, 0.0))
     image = ax.imshow(np.ma.masked_invalid(matrix), cmap=cmap, vmin=vmin, vmax=vmax)
@@ -96,23 +136,15 @@ def heatmap(
     for (i, j), value in np.ndenumerate(matrix):
         if np.isnan(value):
             continue
-        r, g, b, _ = image.cmap(image.norm(value))
-        dark_cell = 0.299 * r + 0.587 * g + 0.114 * b < 0.5
-        ax.text(
-            j,
-            i,
-            f"{value:.{decimals}f}",
-            ha="center",
-            va="center",
-            fontsize=9,
-            color="white" if dark_cell else "black",
-        )
+        cell = image.cmap(image.norm(value))
+        text = f"{value:.{decimals}f}"
+        colour = label_colour(cell)
+        ax.text(j, i, text, ha="center", va="center", fontsize=CELL_FONTSIZE, color=colour)
 
 
 def render_svg(fig: Figure) -> bytes:
-    """SVG bytes of `fig`, identical from one build to the next."""
+    """SVG bytes of `fig`, identical from one build to the next (with the theme's rc)."""
     buffer = io.BytesIO()
-    with plt.rc_context({"svg.hashsalt": "attention-ref", "svg.fonttype": "path"}):
-        fig.savefig(buffer, format="svg", metadata={"Date": None}, transparent=True)
+    fig.savefig(buffer, format="svg", metadata={"Date": None}, transparent=True)
     plt.close(fig)
     return buffer.getvalue()

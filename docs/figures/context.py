@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-from _axes import style_axes
 from _style import Theme, new_figure
 from matplotlib.patches import Polygon
 
 from attention_ref import attention_scores, attention_weights, context_vector
-from attention_ref.examples import INPUTS, TOKENS
-
-QUERY = 1  # "journey"
+from attention_ref.examples import INPUTS, QUERY, TOKENS
 
 # Label offsets in points, chosen so that no two labels overlap ("journey" and
 # "starts" nearly coincide, so one label goes above and one below).
@@ -77,7 +74,7 @@ def context_hull(theme: Theme):
         weight="bold",
     )
     ax.set(xlim=(-0.1, 1.0), ylim=(0.0, 1.05), xlabel="dim 1", ylabel="dim 2", aspect="equal")
-    style_axes(ax, theme, grid=True)
+    ax.grid(True)
     return fig
 
 
@@ -113,7 +110,6 @@ def context_sum(theme: Theme):
         frameon=False,
         labelcolor=theme.fg,
     )
-    style_axes(ax, theme)
     ax.tick_params(axis="y", labelsize=14)
     return fig
 

@@ -1,17 +1,13 @@
 """Real embeddings: "The cat sat on the mat because it is warm" with GloVe vectors.
 
 Two figures: the cosine similarity of every pair of words, with the numbers in the
-cells, and the attention weights of plain, scaled and cosine scores side by side. The
-numbers on the cells are black or white, whichever contrasts more with the cell; that
-is always at least 4.5:1 (WCAG AA), which `cell_text_colour` checks.
+cells, and the attention weights of plain, scaled and cosine scores side by side.
 """
 
 from __future__ import annotations
 
-import matplotlib
 import numpy as np
-from _axes import style_axes
-from _style import Theme, new_figure
+from _style import Theme, label_colour, new_figure
 from matplotlib.axes import Axes
 from matplotlib.patches import Rectangle
 
@@ -22,34 +18,11 @@ SENTENCE = "The cat sat on the mat because it is warm"
 TOKENS, INPUTS = glove(SENTENCE)  # (10,), (10, 50) float32
 QUERY = TOKENS.index("warm")
 NEEDED = TOKENS.index("mat")  # what "warm" describes in the sentence
-MIN_CONTRAST = 4.5  # WCAG AA for normal text
 
 
 def unit_rows(x: np.ndarray) -> np.ndarray:
     """Each row divided by its length: dot products of these are cosine similarities."""
     return x / np.linalg.norm(x, axis=-1, keepdims=True)
-
-
-def luminance(rgb: tuple[float, float, float]) -> float:
-    """WCAG relative luminance of an sRGB colour with channels in [0, 1]."""
-    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
-    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-
-
-def contrast(a: tuple[float, float, float], b: tuple[float, float, float]) -> float:
-    """WCAG contrast ratio of two colours, from 1 (none) to 21 (black on white)."""
-    lighter, darker = sorted((luminance(a), luminance(b)), reverse=True)
-    return (lighter + 0.05) / (darker + 0.05)
-
-
-def cell_text_colour(cell: tuple[float, ...]) -> str:
-    """Black or white, whichever reads better on `cell` (an RGB or RGBA colour)."""
-    rgb = tuple(cell[:3])
-    colour = max(("black", "white"), key=lambda c: contrast(rgb, matplotlib.colors.to_rgb(c)))
-    ratio = contrast(rgb, matplotlib.colors.to_rgb(colour))
-    if ratio < MIN_CONTRAST:  # cannot happen with black and white, but never draw it
-        raise ValueError(f"text on cell colour {rgb} reaches only {ratio:.2f}:1")
-    return colour
 
 
 def outline_row(ax: Axes, theme: Theme, row: int, width: int) -> None:
@@ -63,7 +36,8 @@ def label_tokens(ax: Axes, theme: Theme, *, rows: bool = True, size: float = 11)
     positions = range(len(TOKENS))
     ax.set_xticks(positions, labels=TOKENS, rotation=90)
     ax.set_yticks(positions, labels=TOKENS)
-    style_axes(ax, theme, spines=False)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
     ax.tick_params(length=0, labelleft=rows, labelsize=size)
     for label in ax.get_xticklabels() + ax.get_yticklabels():  # no y labels without rows
         if label.get_text() in (TOKENS[QUERY], TOKENS[NEEDED]):
@@ -78,8 +52,8 @@ def glove_cosine(theme: Theme):
     ax = fig.add_subplot()
     image = ax.imshow(similarity, cmap=theme.cmap, vmin=0.0, vmax=1.0)
     for (i, j), value in np.ndenumerate(similarity):
-        colour = cell_text_colour(image.cmap(image.norm(value)))
-        ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=10, color=colour)
+        colour = label_colour(image.cmap(image.norm(value)))
+        ax.text(j, i, f"{value:.1f}", ha="center", va="center", fontsize=14.5, color=colour)
     outline_row(ax, theme, QUERY, len(TOKENS))
     label_tokens(ax, theme)
     ax.set_title("cosine similarity of two words' GloVe vectors", fontsize=11)

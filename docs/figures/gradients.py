@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-from _axes import style_axes
 from _style import Theme, new_figure
 
 from attention_ref import attention_scores, softmax, softmax_jacobian
-from attention_ref.examples import INPUTS
+from attention_ref.examples import INPUTS, QUERY
 
-QUERY = 1  # "journey"
 FACTORS = np.logspace(-1, 3, 241)  # (F,): the factor c multiplying the scores
 
 
@@ -35,7 +33,7 @@ def gradients_saturation(theme: Theme):
     ax.set_xscale("log")
     ax.set_ylim(0, 1.05)
     ax.set_xlabel("factor c multiplying the scores")
-    style_axes(ax, theme, grid=True)
+    ax.grid(True)
     ax.legend(  # above the axes, clear of the curves
         frameon=False,
         loc="lower left",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from _axes import style_axes
 from _style import Theme, heatmap, new_figure
 
 from attention_ref import attention_scores, attention_weights, softmax
@@ -16,7 +15,6 @@ def matrix_weights(theme: Theme):
     ax = fig.add_subplot()
     heatmap(ax, theme, weights, TOKENS, TOKENS, vmin=0.0, vmax=weights.max())
     ax.set(xlabel="input attended to (column j)", ylabel="query (row i)")
-    style_axes(ax, theme, spines=False)
     return fig
 
 
@@ -37,7 +35,6 @@ def matrix_axis(theme: Theme):
             colour = theme.fg if abs(total - 1) < 1e-12 else theme.accent
             ax.text(len(TOKENS) - 0.35, i, f"Σ {total:.2f}", va="center", color=colour, fontsize=10)
         ax.set_xlim(-0.5, len(TOKENS) + 0.75)  # room for the row sums
-        style_axes(ax, theme, spines=False)
     return fig
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _axes import style_axes
 from _style import Theme, new_figure
 from matplotlib.figure import Figure
 
@@ -39,7 +38,7 @@ def grid_axes(ax, theme: Theme, sizes: list[int]) -> None:
     ax.set_xticks(sizes, labels=[str(n) for n in sizes])
     ax.minorticks_off()
     ax.set_xlabel("N, the number of tokens")
-    style_axes(ax, theme, grid=True)
+    ax.grid(True)
 
 
 def plot_speed(results: dict[str, Any], theme: Theme) -> Figure:

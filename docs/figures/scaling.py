@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from _axes import style_axes
 from _style import Theme, new_figure
 
 from attention_ref import scaled_dot_product_attention
@@ -52,7 +51,7 @@ def scaling_entropy(theme: Theme):
         ylabel="mean entropy of the weights",
     )
     ax.legend(frameon=False, loc="lower left", labelcolor=theme.fg)
-    style_axes(ax, theme, grid=True)
+    ax.grid(True)
     return fig
 
 

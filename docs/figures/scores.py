@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from _axes import style_axes
 from _style import Theme, new_figure
 
 from attention_ref import attention_scores
-from attention_ref.examples import INPUTS, TOKENS
-
-QUERY = 1  # "journey"
+from attention_ref.examples import INPUTS, QUERY, TOKENS
 
 
 def scores_journey(theme: Theme):
@@ -23,7 +20,6 @@ def scores_journey(theme: Theme):
     ax.set_ylabel(r"score $\omega_{2j} = x^{(2)} \cdot x^{(j)}$")
     ax.set_ylim(0, scores.max() * 1.15)  # room for the labels above the bars
     ax.set_xlabel('input token $x^{(j)}$ (query: "journey")')
-    style_axes(ax, theme)
     ax.grid(axis="y", color=theme.muted, linewidth=0.5, alpha=0.6)
     ax.set_axisbelow(True)
     return fig

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from _axes import style_axes
 from _style import Theme, new_figure
 
 from attention_ref import SelfAttention, softmax
@@ -46,7 +45,6 @@ def warm_mat(theme: Theme):
     ax.invert_yaxis()  # the sentence reads top to bottom
     ax.set(xlim=(0, 0.85), xlabel='attention weight of "warm" on each token')
     ax.legend(frameon=False, loc="lower right", fontsize=11, labelcolor=theme.fg)
-    style_axes(ax, theme, grid=False)
     ax.get_yticklabels()[MAT].set_fontweight("bold")
     return fig
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-from _axes import style_axes
 from _style import Theme, new_figure
 
 from attention_ref import attention_scores, normalize_sum, softmax
-from attention_ref.examples import INPUTS, TOKENS
+from attention_ref.examples import INPUTS, QUERY, TOKENS
 
-QUERY = 1  # "journey"
 SHIFT = 1.0  # subtracted from every score in the lower panel: some scores turn negative
 
 
@@ -42,7 +40,6 @@ def weights_compare(theme: Theme):
         ax.axhline(0, color=theme.fg, linewidth=0.8)
         ax.set_title(title, fontsize=11, loc="left", color=theme.fg)
         ax.set_ylabel("weight")
-        style_axes(ax, theme)
         ax.spines["bottom"].set_visible(False)  # the zero line takes its place
         ax.grid(axis="y", color=theme.muted, linewidth=0.5, alpha=0.6)
         ax.set_axisbelow(True)

@@ -2,7 +2,8 @@
 
 Every module in docs/figures/ (except those starting with "_") has a ``FIGURES`` dict
 mapping a name to a function ``draw(theme) -> matplotlib Figure``. Each figure is drawn
-for the light and the dark colour scheme and added to the build as
+for the light and the dark colour scheme, inside one ``plt.rc_context`` holding that
+theme's colours, spines and grid (``Theme.rc``), and added to the build as
 ``assets/figures/<name>-light.svg`` and ``assets/figures/<name>-dark.svg``; nothing is
 written to docs/, so no image can go stale.
 """
@@ -14,13 +15,20 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.structure.files import File, Files
 
 FIGURES_DIR = Path(__file__).resolve().parent.parent / "figures"
 sys.path.insert(0, str(FIGURES_DIR))  # figure modules import each other by name
 
-from _style import THEMES, render_svg  # noqa: E402
+from _style import THEMES, Theme, render_svg  # noqa: E402
+
+
+def draw_svg(draw: Callable, theme: Theme) -> bytes:
+    """The SVG of ``draw(theme)``, drawn and saved with the theme's matplotlib settings."""
+    with plt.rc_context(theme.rc):
+        return render_svg(draw(theme))
 
 
 def load_figures() -> dict[str, Callable]:
@@ -42,5 +50,5 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     for name, draw in load_figures().items():
         for theme in THEMES:
             path = f"assets/figures/{name}-{theme.name}.svg"
-            files.append(File.generated(config, path, content=render_svg(draw(theme))))
+            files.append(File.generated(config, path, content=draw_svg(draw, theme)))
     return files
