@@ -10,82 +10,13 @@ and link only to pages that exist; in both colour schemes and at phone width.
 from __future__ import annotations
 
 import contextlib
-import functools
-import http.server
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import threading
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
-from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 from urllib.request import urlopen
 
 import pytest
 
-from .conftest import IN_CI
-
-ROOT = Path(__file__).resolve().parent.parent
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]"}
-CHROMIUM_ARGS = [  # as the machine's notes advise for a closed network
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def find_chromium() -> str | None:
-    """The browser to drive: $CHROMIUM, else a chromium or chrome on PATH."""
-    if os.environ.get("CHROMIUM"):
-        return os.environ["CHROMIUM"]
-    names = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-    return next(filter(None, map(shutil.which, names)), None)
-
-
-@pytest.fixture(scope="session")
-def site_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Build the site strictly for a free local port and serve it there."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}/"
-    site = tmp_path_factory.mktemp("site")
-    env = {**os.environ, "SITE_URL": url, "NO_MKDOCS_2_WARNING": "1"}
-    build = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert build.returncode == 0, build.stderr
-    assert "WARNING" not in build.stderr, build.stderr
-    handler = functools.partial(QuietHandler, directory=str(site))
-    server = QuietServer(("127.0.0.1", port), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield url
-    server.shutdown()
-    server.server_close()
-
-
-class QuietServer(http.server.ThreadingHTTPServer):
-    def handle_error(self, request, client_address) -> None:
-        # The browser drops connections it no longer needs (a page closed mid-request);
-        # anything that matters shows up as a failed request in the browser instead.
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+from .conftest import PageWatch
 
 
 @pytest.fixture(scope="session")
@@ -97,60 +28,6 @@ def pages(site_url: str) -> list[str]:
     assert urls, "the sitemap lists no page"
     assert all(url.startswith(site_url) for url in urls), urls
     return urls
-
-
-@pytest.fixture(scope="session")
-def browser():
-    """Headless Chromium: mandatory in CI, a clear skip elsewhere."""
-    executable = find_chromium()
-    if executable is None:
-        message = (
-            "no Chromium found: install Debian's chromium (apt-get install chromium) "
-            "or set CHROMIUM=/path/to/chromium"
-        )
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-class PageWatch:
-    """Open a browser context that blocks and records every request leaving 127.0.0.1."""
-
-    def __init__(self, browser, **context_options) -> None:
-        self.context = browser.new_context(**context_options)
-        self.foreign_requests: list[str] = []
-        self.errors: list[str] = []
-        self.failed: list[str] = []
-        self.context.route("**/*", self._route)
-        self.page = self.context.new_page()
-        self.page.on("console", self._console)
-        self.page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
-        self.page.on("requestfailed", lambda request: self.failed.append(request.url))
-        self.page.on(
-            "response",
-            lambda response: response.status >= 400 and self.failed.append(response.url),
-        )
-
-    def _route(self, route) -> None:
-        host = urlsplit(route.request.url).hostname or ""
-        if route.request.url.startswith(("data:", "blob:")) or host in LOCAL_HOSTS:
-            route.continue_()
-        else:
-            self.foreign_requests.append(route.request.url)
-            route.abort()
-
-    def _console(self, message) -> None:
-        if message.type in ("error", "warning"):
-            self.errors.append(f"console {message.type}: {message.text}")
-
-    def close(self) -> None:
-        self.context.close()
 
 
 PAGE_CHECKS = """() => {
