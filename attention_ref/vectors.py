@@ -12,9 +12,8 @@ extreme values (scores shifted by 1000, wide gaps, tiny inputs), padding and cau
 masks, rows and matrices with every key masked, and the small corner cases (one token,
 one dimension, ties) where implementations tend to differ.
 
-What every case means
----------------------
-With the query $Q$ (L x E), key $K$ (S x E), value $V$ (S x Ev) and scale $s$:
+What a case means: with the query $Q$ (L x E), key $K$ (S x E), value $V$ (S x Ev)
+and scale $s$,
 
 $$
 \text{scores} = s\, Q K^\top, \qquad
