@@ -4,8 +4,9 @@ Adds to the build (nothing is written to docs/, so nothing can go stale):
 
 - ``assets/attention-ref-vectors.json``: the test vectors, exactly as
   ``python -m attention_ref vectors`` writes them, for download;
-- ``assets/javascripts/playground/data.js``: an ES module with the worked example and
-  the figures' colours and colour maps (docs/figures/_style.py), for the widgets;
+- ``assets/javascripts/playground/data.js``: an ES module with the worked example (its
+  tokens, embeddings and query) and the figures' colours and colour maps
+  (docs/figures/_style.py), for the widgets;
 - ``assets/stylesheets/figure-colors.css``: the same colours as CSS variables, one set
   per colour scheme;
 - ``assets/javascripts/playground/scaling-draw.json``: the seeded random query and keys
@@ -32,6 +33,7 @@ SCALING_SEED = 5  # the draw of the d_k widget, stated on its page
 SCALING_KEYS = 6  # as many keys as the worked example has tokens
 SCALING_MAX_DIM = 1024
 MATERIAL_SCHEMES = {"light": "default", "dark": "slate"}  # our theme names -> Material's
+EXAMPLE_QUERY = "journey"  # the query the story works through
 
 
 def figure_themes() -> dict:
@@ -56,7 +58,12 @@ def figure_themes() -> dict:
 
 def data_module(themes: dict) -> str:
     """The ES module the widgets import: the worked example and the figures' colours."""
-    exports = {"TOKENS": list(TOKENS), "INPUTS": INPUTS.tolist(), "THEMES": themes}
+    exports = {
+        "TOKENS": list(TOKENS),
+        "INPUTS": INPUTS.tolist(),
+        "QUERY": TOKENS.index(EXAMPLE_QUERY),
+        "THEMES": themes,
+    }
     lines = ["// Generated at build time by docs/hooks/playground.py from the package and"]
     lines.append("// docs/figures/_style.py; not in the repository.")
     lines += [f"export const {name} = {json.dumps(value)};" for name, value in exports.items()]

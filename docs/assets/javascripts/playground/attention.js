@@ -108,10 +108,20 @@ export const NORMALIZERS = { softmax, naive: softmaxNaive, sum: normalizeSum };
  *   no allowed key (as PyTorch's scaled_dot_product_attention); context = weights @ value.
  *   With "sum", a row that sums to 0 throws a RangeError naming its query.
  */
-export function attention({ query, key, value, scale, mask = null, causal = false, normalize = "softmax" }) {
+export function attention({
+  query,
+  key,
+  value,
+  scale,
+  mask = null,
+  causal = false,
+  normalize = "softmax",
+}) {
   const factor = scale ?? 1 / Math.sqrt(query[0].length);
   const scores = attentionScores(query, key, factor);
-  const allowed = scores.map((row, i) => row.map((_, j) => (!mask || mask[i][j]) && (!causal || j <= i)));
+  const allowed = scores.map((row, i) =>
+    row.map((_, j) => (!mask || mask[i][j]) && (!causal || j <= i)),
+  );
   const weights = scores.map((row, i) => {
     if (!allowed[i].some(Boolean)) return row.map(() => 0); // nothing to attend to
     if (normalize === "sum") {

@@ -40,7 +40,9 @@ function special(x) {
 export function fixed(x, decimals) {
   if (!Number.isFinite(x)) return special(x);
   const { integer, scale } = exactDecimal(x);
-  const digits = roundHalfEven(integer, scale - decimals).toString().padStart(decimals + 1, "0");
+  const digits = roundHalfEven(integer, scale - decimals)
+    .toString()
+    .padStart(decimals + 1, "0");
   const point = decimals ? "." + digits.slice(-decimals) : "";
   return sign(x) + digits.slice(0, digits.length - decimals) + point;
 }
