@@ -48,7 +48,7 @@ from ._validate import FloatArray
 from .examples import INPUTS
 from .trainable import scaled_dot_product_attention
 
-__all__ = ["SCHEMA_VERSION", "build_vectors", "main", "to_json"]
+__all__ = ["SCHEMA_VERSION", "build_vectors", "main", "to_json", "tolerances"]
 
 SCHEMA_VERSION = 1  # raised whenever a field changes meaning or is removed
 FORMAT = "attention-ref test vectors"
@@ -391,6 +391,23 @@ def tolerances(case: Case) -> dict[str, float]:
       weighted sum.
 
     Each is rounded up to two significant digits.
+
+    Parameters
+    ----------
+    case : Case
+        The inputs of a case (its dtype, shapes, scale and magnitudes matter).
+
+    Returns
+    -------
+    dict
+        ``{"scores": ..., "weights": ..., "context": ...}``: the largest absolute
+        difference allowed in each.
+
+    Examples
+    --------
+    >>> from attention_ref.vectors import all_cases, tolerances
+    >>> tolerances(all_cases()[0])  # the worked example, float64
+    {'scores': 4e-15, 'weights': 1.2e-14, 'context': 2.7e-14}
     """
     info = np.finfo(case.query.dtype)
     eps, tiny = float(info.eps), float(info.smallest_subnormal)
@@ -495,6 +512,17 @@ ROW = re.compile(rf"\[\s*({_ITEM}(?:,\s*{_ITEM})*)\s*\]")
 
 def to_json(vectors: dict[str, Any]) -> str:
     """The document as JSON text: indented, one matrix row per line, no NaN or infinity.
+
+    Parameters
+    ----------
+    vectors : dict
+        The document, as `build_vectors` makes it (any JSON-able dict works).
+
+    Returns
+    -------
+    str
+        JSON that every parser reads: ``allow_nan=False``, so a NaN or an infinity
+        raises ``ValueError`` here instead of writing ``NaN`` into the file.
 
     Examples
     --------
