@@ -373,7 +373,7 @@ def test_copy_as_python_prints_the_numbers_on_display(watch):
             # masked cells are blank in the heatmap and 0 in the snippet
             assert cells == {k: printed[quantity][k] for k in cells}, f"{state}: {quantity}"
         masked = printed["weights"].keys() - shown["weights"].keys()
-        assert all(printed["weights"][k] == "0.00" for k in masked), state
+        assert all(float(printed["weights"][k]) == 0 for k in masked), state  # or -0.00
 
     compare("the worked example")
     page.get_by_label("Token 4, name").fill('with "quotes"')
@@ -389,7 +389,12 @@ def test_copy_as_python_prints_the_numbers_on_display(watch):
     compare("naive softmax overflowing")
     page.get_by_label("divide by the sum").check()
     page.get_by_label("1/√D").check()
-    compare("division by the sum, scaled")
+    type_into(page, "journey, dimension 2", "-150")  # its own score near 13000: 4 decimals
+    type_into(page, "Your, dimension 2", "-2000")  # its score with journey near 2e5: 2e+05
+    compare("division by the sum, scaled, large scores")
+    shown = displayed(page)["query-scores"].values()
+    assert any("e+05" in text for text in shown)
+    assert any(1e4 <= abs(float(text)) < 1e5 for text in shown)
 
 
 # The JavaScript math against the test vectors ------------------------------------------
