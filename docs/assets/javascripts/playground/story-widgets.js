@@ -5,7 +5,7 @@ import { attentionScores, naiveFailure, normalizeSum, softmax, softmaxNaive } fr
 import { INPUTS, QUERY, TOKENS } from "./data.js";
 import { barTable, failureNote } from "./displays.js";
 import { h, numberField, uid } from "./elements.js";
-import { fixed, show } from "./format.js";
+import { fixed } from "./format.js";
 
 // Step 2: three normalisations side by side -------------------------------------------
 
@@ -115,7 +115,7 @@ export function mountSoftmax(root) {
         caption:
           shift === 0
             ? "Weights from the scores of journey"
-            : `Weights from the scores of journey ${shift > 0 ? "+" : "−"} ${show(Math.abs(shift))}`,
+            : `Weights from the scores of journey ${shift > 0 ? "+" : "−"} ${String(Math.abs(shift))}`,
         labels: TOKENS,
         highlight: QUERY,
         columns: [
