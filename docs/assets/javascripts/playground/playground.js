@@ -10,9 +10,8 @@ import { PYTHON_SHOW, fixed, show } from "./format.js";
 const MAX_TOKENS = 12;
 const MAX_DIM = 8;
 
-/** The Python literal of a number: the shortest repr, as Python's own. */
-const pyNumber = (x) =>
-  Number.isInteger(x) ? `${x}.0` : String(x).replace(/e([+-])(\d)$/, "e$10$2");
+/** The Python literal of a number: the shortest decimal that reads back as it (a float). */
+const pyNumber = (x) => (Number.isInteger(x) ? `${x}.0` : String(x));
 
 // The playground --------------------------------------------------------------------
 
