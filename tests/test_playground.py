@@ -314,6 +314,28 @@ def test_bad_entries_get_a_message_next_to_the_field_and_never_a_nan(watch):
     assert mismatches(page, model) == []
 
 
+def test_a_row_that_sums_to_zero_is_called_undefined_not_nan(watch):
+    page = watch("playground/").page
+    page.get_by_label("divide by the sum").check()
+    for k in (1, 2, 3):
+        type_into(page, f"with, dimension {k}", "0")  # its scores are all 0
+    widget = page.locator(PLAYGROUND)
+    text = widget.inner_text()
+    assert "the scores of with sum to 0, and dividing by 0 is undefined" in text
+    assert "nan" not in text.split()
+    shown = displayed(page)
+    assert len(shown["query-scores"]) == 6  # the scores are still shown
+    assert "undefined" in shown["weights"][(None, None)]
+    assert "undefined" in shown["context"][(None, None)]
+    with pytest.raises(ValueError, match="sums to 0"):  # as attention_ref says it
+        Model(
+            inputs=[*INPUTS.tolist()[:3], [0.0] * 3, *INPUTS.tolist()[4:]], normalize="sum"
+        ).results()
+    page.get_by_label("stable softmax").check()  # softmax has no such problem
+    model = Model(inputs=[*INPUTS.tolist()[:3], [0.0] * 3, *INPUTS.tolist()[4:]])
+    assert mismatches(page, model) == []
+
+
 # Copy as Python ----------------------------------------------------------------------------
 
 
