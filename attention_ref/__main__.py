@@ -7,6 +7,7 @@ Usage::
     python -m attention_ref --input mine.csv   # your own embeddings (.npy, .csv, .json)
     python -m attention_ref --sentence "the cat sat on the mat" --query mat  # GloVe vectors
     python -m attention_ref --json             # every number, machine-readable
+    python -m attention_ref vectors -o v.json  # test vectors (attention_ref.vectors)
 
 It prints the three steps for one query (its scores, its weights, its context
 vector), then all queries at once (the score, weight and context matrices), as
@@ -363,6 +364,11 @@ def main(argv: list[str] | None = None) -> int:
     ...
     0
     """
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["vectors"]:  # its own command, with its own arguments
+        from .vectors import main as write_vectors
+
+        return write_vectors(argv[1:])
     try:
         args = build_parser().parse_args(argv)
         walk = Walkthrough.from_args(args)

@@ -64,6 +64,9 @@ def settle(page) -> None:
         page.wait_for_function(SETTLED, timeout=20_000)
 
 
+SWAPPED = """([target, previous]) => location.href.split("#")[0] === target &&
+  document.querySelector("a.md-footer__link--prev")?.href.split("#")[0] === previous"""
+
 LINKS = """() => [...document.querySelectorAll("a[href]")].map(a => a.href)"""
 
 
@@ -125,10 +128,13 @@ def test_math_renders_after_instant_navigation(browser, pages, site_url):
         watch.page.evaluate("window.sameDocument = true")  # gone if the page reloads
         next_link = watch.page.locator("a.md-footer__link--next")
         while next_link.count():
+            previous = watch.page.url.split("#")[0]
             target = urljoin(watch.page.url, next_link.get_attribute("href"))
             next_link.click()
-            # navigation.tracking may append the heading in view, so compare without it.
-            watch.page.wait_for_function(f"location.href.split('#')[0] === {target!r}")
+            # navigation.tracking may append the heading in view, so compare without it;
+            # the address can change before the page is swapped, so wait for the new
+            # footer too (its "previous" link leads back), or the next round reads the old.
+            watch.page.wait_for_function(SWAPPED, arg=[target, previous])
             settle(watch.page)
             assert watch.page.evaluate("window.sameDocument") is True, f"{target} reloaded"
             # Images are checked on full page loads above; here the point is the math.
