@@ -42,6 +42,8 @@ HAVE_TORCH = importlib.util.find_spec("torch") is not None
 
 # Show one reader's view: pick the tab of `label` in every tab set (the first tab where a
 # set has none), open every details block, and list the visible code blocks in order.
+# Code blocks are the pages' fenced blocks (pymdownx.highlight wraps each in .highlight);
+# code a script writes into the page, such as the playground's snippet, has its own test.
 READER_VIEW = """(label) => {
   const READ_ONLY = ".doc-signature, .mkdocstrings-source";
   for (const set of document.querySelectorAll("article .tabbed-set")) {
@@ -51,7 +53,7 @@ READER_VIEW = """(label) => {
     inputs[Math.max(index, 0)].checked = true;
   }
   for (const details of document.querySelectorAll("article details")) details.open = true;
-  const codes = [...document.querySelectorAll("article pre > code")];
+  const codes = [...document.querySelectorAll("article .highlight pre > code")];
   return codes.flatMap((code, index) => {
     if (!code.checkVisibility() || code.closest(READ_ONLY)) return [];
     const box = code.closest("[class*=language-]");
@@ -65,7 +67,7 @@ TAB_LABELS = """() => [...new Set([...document.querySelectorAll(
 
 # Click the copy button of code block `index` and return what it put on the clipboard.
 COPY = """async (index) => {
-  const code = document.querySelectorAll("article pre > code")[index];
+  const code = document.querySelectorAll("article .highlight pre > code")[index];
   const sentinel = "\\u0000nothing copied";
   await navigator.clipboard.writeText(sentinel);
   code.closest("pre").querySelector("button[data-md-type=copy]").click();

@@ -680,7 +680,7 @@ def test_instant_navigation_mounts_each_widget_once(watch):
     for link, widget in [
         ("Attention playground", "playground"),
         ("Step 2: attention weights", "softmax"),
-        ("Why divide by √d_k", "scaling"),
+        ("Why divide by √dₖ", "scaling"),
         ("Attention playground", "playground"),
     ]:
         page.locator("nav.md-nav--primary").get_by_role("link", name=link, exact=True).first.click()
