@@ -40,6 +40,8 @@ sys.path.insert(0, str(HOOKS_DIR))  # page_notebook.py, the part the tests use t
 
 import page_notebook  # noqa: E402
 
+page_notebook = importlib.reload(page_notebook)  # mkdocs serve reloads hooks: take edits too
+
 TEACHING_SECTIONS = ("Self-attention, step by step", "Beyond weight-free attention")
 NOTEBOOKS_DIR = "notebooks"
 ARCHIVE = f"{NOTEBOOKS_DIR}/attention-ref-notebooks.zip"
@@ -47,7 +49,7 @@ ARCHIVE_FOLDER = "attention-ref-notebooks"  # what unzipping it makes
 ARCHIVE_TIME = (1980, 1, 1, 0, 0, 0)  # the same archive from the same notebooks
 LINKS_CLASS = "ar-notebooks"
 FIGURE = re.compile(r"assets/figures/(?P<name>[\w-]+)-(?:light|dark)\.svg")  # figures.py
-PNG_DPI = 120  # a 6.4-inch figure is 768 px wide in the notebook
+PNG_DPI = 100  # a 6.4-inch figure is 640 px wide in the notebook
 
 # This build's notebooks, by page (in nav order): [(file name, JSON)], and its archive.
 _built: dict[str, list[tuple[str, str]]] = {}
@@ -156,7 +158,7 @@ def download_links(src_uri: str, views: list[page_notebook.View]) -> str:
         line = link("Download this page as a notebook", notebooks[0][1])
     else:
         choices = " · ".join(link(" / ".join(view.labels), path) for view, path in notebooks)
-        line = f"Download this page as a notebook: {choices}"
+        line = f"Download this page as a notebook, one per tab: {choices}"
     archive = link("every page", ARCHIVE)
     return f"{line} (or {archive} in one zip)\n{{: .{LINKS_CLASS} data-search-exclude }}"
 

@@ -151,7 +151,7 @@ def _parse(lines: list[str]) -> list[Block]:
             end = _fence_end(lines, index, fence["fence"])
             indent = len(fence["indent"])
             body = [_dedent(text, indent) for text in lines[index + 1 : end]]
-            language = (fence["info"].split() or [""])[0].lstrip(".").lower()
+            language = re.match(r"\{?\s*\.?([\w+-]*)", fence["info"])[1].lower()  # pycon, {.pycon}
             flush()
             blocks.append(Code(language, "\n".join(body)))
             index = end + 1
@@ -565,51 +565,48 @@ class Origin:
         return f"attention_ref {self.version} ({where} of {self.repository_url})"
 
 
-SETUP = '''\
+SETUP = """\
 {header}
 
+def _install(needs):  # {{module: (distribution, version, what pip installs)}}
+    import importlib, importlib.metadata, importlib.util, subprocess, sys
 
-def _install_what_is_missing():
-    import importlib
-    import importlib.metadata
-    import subprocess
-    import sys
-
-    needs = {{  # distribution: (version, what pip installs)
-{needs_dict}
-    }}
-
-    def installed(distribution):
-        """The installed version of `distribution`, without a local label (+cpu)."""
+    def version(module, distribution):  # a local label does not count: 2.13.0+cpu is 2.13.0
         try:
-            return importlib.metadata.version(distribution).split("+")[0]
-        except importlib.metadata.PackageNotFoundError:
-            return None
+            found = importlib.metadata.version(distribution)
+        except importlib.metadata.PackageNotFoundError:  # importable all the same?
+            spec = importlib.util.find_spec(module)
+            found = spec and getattr(importlib.import_module(module), "__version__", None)
+        return found and found.split("+")[0]
 
-    missing = [spec for name, (version, spec) in needs.items() if installed(name) != version]
-    if missing:
-        # PyTorch's CPU build: PyPI's Linux build pulls in several GB of CUDA libraries.
+    missing = [pip for module, (name, want, pip) in needs.items() if version(module, name) != want]
+    if missing:  # PyTorch's CPU build: on Linux, PyPI's torch brings GBs of CUDA libraries
         cpu = ["--extra-index-url", "{torch_index}"] if "torch" in needs else []
         subprocess.check_call([sys.executable, "-m", "pip", "install", *missing, *cpu])
         importlib.invalidate_caches()
-    print("Ready:", ", ".join(f"{{name}} {{version}}" for name, (version, _) in needs.items()))
+    print("Ready:", ", ".join(f"{{module}} {{want}}" for module, (_, want, _) in needs.items()))
 
 
-_install_what_is_missing()'''
+_install({{
+{needs}
+}})"""
 
 
 def setup_cell(context: PageContext, view: View, origin: Origin, uses_torch: bool) -> CodeCell:
     """The first cell: where the notebook comes from, and the install of what it needs."""
-    needs = {DISTRIBUTION: (origin.version, origin.requirement)}
+    needs = {"attention_ref": (DISTRIBUTION, origin.version, origin.requirement)}
     if uses_torch:
-        needs["torch"] = (TORCH, f"torch=={TORCH}")
+        needs["torch"] = ("torch", TORCH, f"torch=={TORCH}")
     readers = f" for readers of its {' / '.join(view.labels)} tabs" if view.labels else ""
-    needed = " and ".join(f"{name}=={version}" for name, (version, _) in needs.items())
+    at = "at that commit" if origin.commit else f"on its {origin.branch} branch"
+    needed = f"attention_ref {origin.version} from the repository, {at}"
+    if uses_torch:
+        needed += f", and torch=={TORCH}"
     header = [
         f'"{context.title}", a page of attention-ref, as a notebook{readers}: {context.page_url}',
         f"Made from {origin.made_from}.",
-        "This cell installs what the notebook needs, unless those versions are installed "
-        f"already (as in a clone of the repository after `pip install -e .`): {needed}.",
+        "This cell installs what the notebook needs, unless it is there already (as in a "
+        f"clone of the repository after `pip install -e .`): {needed}.",
     ]
     wrap = textwrap.TextWrapper(
         88,
@@ -620,12 +617,10 @@ def setup_cell(context: PageContext, view: View, origin: Origin, uses_torch: boo
     )
     source = SETUP.format(
         header="\n".join(wrap.fill(paragraph) for paragraph in header),
-        needs_dict="\n".join(
-            f"        {name!r}: ({version!r}, {spec!r})," for name, (version, spec) in needs.items()
-        ),
+        needs="\n".join(f"    {module!r}: {need!r}," for module, need in needs.items()),
         torch_index=TORCH_CPU_INDEX,
     )
-    ready = ", ".join(f"{name} {version}" for name, (version, _) in needs.items())
+    ready = ", ".join(f"{module} {version}" for module, (_, version, _) in needs.items())
     return CodeCell(source, [v4.new_output("stream", name="stdout", text=f"Ready: {ready}\n")])
 
 
