@@ -350,6 +350,7 @@ class Renderer:
         self.context = context
         self.label = label
         self.level = 1  # the level of the last heading, for the admonitions made headings
+        self.quoted = False  # inside an admonition made a block quote
 
     # Links and images.
 
@@ -385,7 +386,7 @@ class Renderer:
                 return f"![{alt}](attachment:{name})"
         return f"![{alt}]({self.resolve(path)})"
 
-    def prose(self, text: str, quoted: bool = False) -> Markdown:
+    def prose(self, text: str) -> Markdown:
         """Prose of the page as notebook Markdown, with its images as attachments."""
         protected: list[str] = []
 
@@ -396,7 +397,7 @@ class Renderer:
                 tex = match["display"] if match["display"] is not None else match["display_latex"]
                 # In a block quote every line starts with "> ", which would land in the
                 # formula: keep the formula on one line there.
-                kept = "$$" + (" ".join(tex.split()) if quoted else tex) + "$$"
+                kept = "$$" + (" ".join(tex.split()) if self.quoted else tex) + "$$"
             else:
                 tex = match["inline"] if match["inline"] is not None else match["inline_latex"]
                 kept = "$" + " ".join(tex.split("\n")) + "$"
@@ -456,7 +457,9 @@ class Renderer:
             body = self.render(block.body)
             self.level = outer
             return [Markdown(f"{'#' * level} {title}"), *body] if title else body
+        outer, self.quoted = self.quoted, True
         body = self.render(block.body)
+        self.quoted = outer
         if title:
             body.insert(0, Markdown(f"**{title}**"))
         return [quote(item) if isinstance(item, Markdown) else item for item in _merged(body)]
