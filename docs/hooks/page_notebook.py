@@ -86,8 +86,9 @@ class Html:
 Block = Prose | Code | Admonition | TabSet | Html
 
 FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`\n]*)$")
-ADMONITION = re.compile(
-    r'^(?P<marker>!!!|\?\?\?\+?)[ \t]+(?P<kind>[\w-]+)(?:[ \t]+"(?P<title>.*)")?\s*$'
+ADMONITION = re.compile(  # !!! note, ??? question "Exercise 1", ???+ tip inline end "A tip"
+    r"^(?P<marker>!!!|\?\?\?\+?)[ \t]+(?P<kind>[\w-]+)(?:[ \t]+[\w-]+)*"
+    r'(?:[ \t]+"(?P<title>.*)")?\s*$'
 )
 TAB = re.compile(r'^===(?P<new>!?)\+?[ \t]+"(?P<label>.*)"\s*$')
 HTML_BLOCK = re.compile(r"^<(?P<tag>figure|div|details|table|p|aside|section)\b")
@@ -354,6 +355,10 @@ class Renderer:
 
     # Links and images.
 
+    def in_docs(self, path: str) -> str:
+        """The path in docs/ of `path`, written relative to the page."""
+        return posixpath.normpath(posixpath.join(posixpath.dirname(self.context.src_uri), path))
+
     def resolve(self, target: str) -> str:
         """The absolute address of a link target written in the page."""
         if EXTERNAL.match(target):
@@ -362,7 +367,7 @@ class Renderer:
         fragment = f"#{fragment}" if fragment else ""
         if not path:
             return self.context.page_url + fragment
-        resolved = posixpath.normpath(posixpath.join(posixpath.dirname(self.context.src_uri), path))
+        resolved = self.in_docs(path)
         url = self.context.url(resolved)
         if url is None:
             raise ValueError(
@@ -376,9 +381,7 @@ class Renderer:
         if suffix == "only-dark":
             return ""  # the light-scheme version is the one shown
         if not EXTERNAL.match(path):
-            resolved = posixpath.normpath(
-                posixpath.join(posixpath.dirname(self.context.src_uri), path)
-            )
+            resolved = self.in_docs(path)
             png = self.context.image(resolved)
             if png is not None:
                 name = posixpath.basename(resolved).rsplit(".", 1)[0] + ".png"
