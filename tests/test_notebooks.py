@@ -5,15 +5,17 @@ notebook per reader view of each page under the nav's teaching sections and zips
 all. Here, from the site the tests build and serve (conftest.py):
 
 - the archive holds exactly the notebooks the pages call for, and they are valid;
-- each notebook runs in a fresh kernel (nbclient with ipykernel) from the first cell to
-  the last; its first cell installs nothing, since this attention_ref (and torch) are the
-  versions it asks for; every cell's output equals what the page shows for it, compared
-  as the page's doctests compare (NORMALIZE_WHITESPACE, ELLIPSIS), with the same kind
-  (a value, printed text, an exception) and nothing on stderr;
-- every statement the page shows with its output is a cell of one of its notebooks;
+- each notebook runs in a fresh kernel (nbclient with ipykernel, two at a time) from the
+  first cell to the last. Its first cell installs nothing (pip would print), since this
+  attention_ref (and torch) are the versions it asks for; every cell's output equals what
+  the page shows for it, compared as the page's doctests compare (NORMALIZE_WHITESPACE,
+  ELLIPSIS), with the same kind (a value, printed text, an exception) and nothing on
+  stderr. A notebook that uses PyTorch is skipped without it (never in CI);
+- every statement the page shows with its output (read from the built page) is a cell of
+  one of its notebooks, with that output;
 - the Markdown cells are Markdown that Jupyter renders: math between balanced ``$`` or
-  ``$$`` that KaTeX parses (test_site.py's browser), no arithmatex or snippet leftovers,
-  no links into the site's sources, and every attachment used.
+  ``$$`` that the site's KaTeX parses (in Chromium), no arithmatex or snippet leftovers,
+  no relative links, and every attachment used.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from urllib.request import urlopen
 import nbformat
 import pytest
 
-from .conftest import IN_CI, PageWatch
+from .conftest import IN_CI, PageWatch, require
 from .notebook_pages import TEACHING_PAGES, expected_notebooks, hook, page_notebook, page_url
 
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
@@ -89,6 +91,8 @@ def executed(notebooks, tmp_path_factory, request) -> dict:
         if getattr(item, "originalname", "") == "test_a_notebook_prints_what_its_page_shows"
     }
     names = sorted(selected & set(notebooks))
+    for module in ("nbclient", "ipykernel"):
+        require(module, "pip install -e .[test], or run python3 dev.py test")
 
     def run(name):
         uses_torch = notebooks[name].metadata["attention_ref"]["uses_torch"]
