@@ -399,8 +399,10 @@ class Renderer:
             elif match["display"] is not None or match["display_latex"] is not None:
                 tex = match["display"] if match["display"] is not None else match["display_latex"]
                 # In a block quote every line starts with "> ", which would land in the
-                # formula: keep the formula on one line there.
-                kept = "$$" + (" ".join(tex.split()) if self.quoted else tex) + "$$"
+                # formula: keep the formula on one line there. Elsewhere its lines lose
+                # their indent, which a renderer that reads Markdown first takes for code.
+                lines = [line.strip() for line in tex.split("\n")]
+                kept = "$$" + (" ".join(tex.split()) if self.quoted else "\n".join(lines)) + "$$"
             else:
                 tex = match["inline"] if match["inline"] is not None else match["inline_latex"]
                 kept = "$" + " ".join(tex.split("\n")) + "$"
