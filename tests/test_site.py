@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import posixpath
 import re
 from urllib.parse import urljoin, urlsplit
 from urllib.request import urlopen
@@ -17,6 +18,7 @@ from urllib.request import urlopen
 import pytest
 
 from .conftest import PageWatch
+from .notebook_pages import TEACHING_PAGES, expected_notebooks, hook, page_url
 
 PAGE_CHECKS = """() => {
   const problems = [];
@@ -279,3 +281,59 @@ def test_reference_tables_render_cleanly(browser, site_url):
     finally:
         watch.close()
     assert not problems, "\n".join(problems)
+
+
+NOTEBOOK_LINKS = re.compile(r'</h1>\s*<p class="ar-notebooks"[^>]*>(?P<line>.*?)</p>', re.S)
+HREF = re.compile(r'href="(?P<href>[^"]+)"')
+
+
+def test_every_teaching_page_links_to_its_notebooks(site_url, pages):
+    """Right under its title, each teaching page links to each of its notebooks, which
+    the site serves, and to the archive of all of them; other pages link to none."""
+    nbformat = pytest.importorskip("nbformat")
+    expected = expected_notebooks()
+    urls = {page_url(site_url, page): page for page in TEACHING_PAGES}
+    assert set(urls) <= set(pages)
+    problems = []
+    for url in pages:
+        with urlopen(url) as response:
+            html = response.read().decode("utf-8")
+        line = NOTEBOOK_LINKS.search(html)
+        page = urls.get(url)
+        if page is None:
+            if "ar-notebooks" in html:
+                problems.append(f"{url}: links to notebooks, but is not a teaching page")
+            continue
+        if line is None or "Download this page as a notebook" not in line["line"]:
+            problems.append(f"{url}: no 'Download this page as a notebook' under its title")
+            continue
+        links = [urljoin(url, href) for href in HREF.findall(line["line"])]
+        if urljoin(site_url, hook.ARCHIVE) not in links:
+            problems.append(f"{url}: no link to the archive")
+        notebooks = [link for link in links if link.endswith(".ipynb")]
+        wanted = sorted(name for name, source in expected.items() if source == page)
+        if sorted(posixpath.basename(link) for link in notebooks) != wanted:
+            problems.append(f"{url}: links to {notebooks}, wants {wanted}")
+        for link in notebooks:
+            with urlopen(link) as response:
+                notebook = nbformat.reads(response.read().decode("utf-8"), as_version=4)
+            if notebook.metadata["attention_ref"]["page"] != page:
+                problems.append(f"{link} is not the notebook of {page}")
+    assert not problems, "\n".join(problems)
+
+
+def test_a_reader_downloads_a_notebook_by_clicking_its_link(browser, site_url):
+    """The link downloads the file, under its own name: instant navigation leaves it alone."""
+    watch = PageWatch(browser, accept_downloads=True)
+    try:
+        watch.page.goto(site_url + "scores/", wait_until="networkidle")
+        with watch.page.expect_download() as download:
+            watch.page.get_by_role("link", name="PyTorch").first.click()
+        path = download.value.path()
+        assert download.value.suggested_filename == "scores-pytorch.ipynb"
+        with urlopen(site_url + "notebooks/scores-pytorch.ipynb") as response:
+            assert path.read_bytes() == response.read()
+    finally:
+        watch.close()
+    assert watch.errors == []
+    assert watch.foreign_requests == []
