@@ -7,9 +7,9 @@ The public API, in the order of the story:
   (with `softmax_naive` and `normalize_sum` to show why);
 - `context_vector`, `context_vectors` -- step 3, weighted sums of the
   inputs (`context_vectors_loop` does it one token at a time);
-- `scaled_dot_product_attention`, `causal_mask`, `SelfAttention`,
-  `MultiHeadAttention` -- beyond the story: trainable query, key and value
-  projections, scaling, causal masks and heads;
+- `scaled_dot_product_attention`, `causal_mask`, `padding_mask`,
+  `SelfAttention`, `MultiHeadAttention` -- beyond the story: trainable query, key
+  and value projections, scaling, causal and padding masks, and heads;
 - `softmax_jacobian`, `softmax_vjp`, `context_vectors_backward` --
   gradients, for training;
 - `attention_ref.examples` -- the worked example's tokens and embeddings, and
@@ -38,6 +38,7 @@ from .trainable import (
     MultiHeadAttention,
     SelfAttention,
     causal_mask,
+    padding_mask,
     scaled_dot_product_attention,
 )
 
@@ -54,6 +55,7 @@ __all__ = [
     "context_vectors_backward",
     "context_vectors_loop",
     "normalize_sum",
+    "padding_mask",
     "scaled_dot_product_attention",
     "softmax",
     "softmax_jacobian",

@@ -370,6 +370,35 @@ def as_mask(mask: ArrayLike, scores_shape: tuple[int, ...], name: str = "mask") 
     return array
 
 
+def as_lengths(lengths: object, num_keys: int, name: str = "lengths") -> NDArray[np.intp]:
+    """Check the lengths of a padded batch: integers ``0 <= n <= num_keys``, one per sequence.
+
+    `num_keys` must already be checked. Booleans and floats (even ``3.0``) are refused
+    with a ``TypeError``: a length counts tokens.
+    """
+    array = as_array(lengths, name)
+    if array.ndim != 1 or array.size == 0:
+        raise ValueError(
+            f"{name} must be a 1-D sequence with one length per sequence of the batch "
+            f"(shape (B,) with B >= 1); got shape {array.shape}"
+        )
+    if array.dtype.kind == "O" and all(_is_int(v) for v in array.flat):
+        array = np.array([int(v) for v in array.flat], dtype=object)
+    elif array.dtype.kind not in "iu":
+        what = _KINDS.get(array.dtype.kind, f"dtype {array.dtype}")
+        raise TypeError(
+            f"{name} must contain integers (the number of real tokens of each sequence); got {what}"
+        )
+    outside = [(i, int(n)) for i, n in enumerate(array.flat) if not 0 <= int(n) <= num_keys]
+    if outside:
+        index, value = outside[0]
+        raise ValueError(
+            f"{name} must be between 0 and num_keys = {num_keys} (a sequence cannot have "
+            f"more real tokens than there are keys); got {value} at index {index}"
+        )
+    return array.astype(np.intp)
+
+
 def as_flag(value: object, name: str) -> bool:
     """Check a switch such as ``causal``: ``True`` or ``False``, nothing else.
 

@@ -42,6 +42,7 @@ from ._validate import (
     as_float_dtype,
     as_generator,
     as_inputs,
+    as_lengths,
     as_mask,
     as_matrix,
     as_positive_int,
@@ -57,6 +58,7 @@ __all__ = [
     "MultiHeadAttention",
     "SelfAttention",
     "causal_mask",
+    "padding_mask",
     "scaled_dot_product_attention",
 ]
 
@@ -322,6 +324,89 @@ def causal_mask(num_queries: int, num_keys: int | None = None) -> NDArray[np.boo
     rows = as_positive_int(num_queries, "num_queries")
     cols = rows if num_keys is None else as_positive_int(num_keys, "num_keys")
     return np.tri(rows, cols, dtype=bool)  # (L, S): True on and below the diagonal
+
+
+def padding_mask(lengths: ArrayLike, num_keys: int) -> NDArray[np.bool_]:
+    """The key padding mask of a batch: sequence ``b`` may attend to keys ``0 .. n_b - 1``.
+
+    A batch stacks sequences of different lengths by padding the short ones to a
+    common length S. The padding positions are not tokens: no query may attend to
+    them, so that each sequence gets exactly the result it would get on its own.
+
+    Parameters
+    ----------
+    lengths : array_like of int, shape (B,)
+        The number of real tokens ``n_b`` of each of the B sequences, each between 0
+        and `num_keys`; the tokens come first, the padding after them.
+    num_keys : int
+        S, the padded length (the number of keys), at least 1.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (B, 1, S)
+        ``True`` where a query may attend (a real token), ``False`` at the padding:
+        the package's convention, the opposite of ``key_padding_mask`` in
+        ``torch.nn.MultiheadAttention``, where ``True`` means *ignore* (pass
+        ``~mask[:, 0]`` there). The axis of length 1 stands for the L queries, so
+        the mask broadcasts against scores of shape (B, L, S). For scores with a
+        head axis, (B, H, L, S), add one more: ``mask[:, None]`` is (B, 1, 1, S).
+
+    Raises
+    ------
+    TypeError
+        If `lengths` is not made of integers, or `num_keys` is not an integer.
+    ValueError
+        If `lengths` is not one-dimensional and non-empty, a length is below 0 or
+        above `num_keys`, or `num_keys` is less than 1.
+
+    See Also
+    --------
+    causal_mask : the mask of the future; both combine with ``&``, or with
+        ``causal=True``.
+    scaled_dot_product_attention : takes the mask as ``mask=``.
+
+    Notes
+    -----
+    The mask only hides padded *keys*. A padded *query* still attends to the real
+    keys of its sequence and gets a finite output that means nothing: ignore those
+    rows (or let a loss mask drop them), as PyTorch does. A sequence of length 0 has
+    no key to attend to at all; its outputs are 0 (see
+    `scaled_dot_product_attention`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from attention_ref import causal_mask, padding_mask, scaled_dot_product_attention
+    >>> mask = padding_mask([3, 1], num_keys=4)  # two sentences padded to 4 tokens
+    >>> mask.shape
+    (2, 1, 4)
+    >>> mask.astype(int)
+    array([[[1, 1, 1, 0]],
+    <BLANKLINE>
+           [[1, 0, 0, 0]]])
+
+    Each sentence of the padded batch gets what it gets alone:
+
+    >>> batch = np.random.default_rng(0).normal(size=(2, 4, 3))  # (B, S, D)
+    >>> together = scaled_dot_product_attention(batch, batch, batch, mask=mask)
+    >>> first = batch[0, :3]  # the first sentence without its padding, (3, 3)
+    >>> alone = scaled_dot_product_attention(first, first, first)
+    >>> bool(np.allclose(together[0, :3], alone))
+    True
+
+    With ``causal=True``, or combined with a boolean mask by ``&``, or made a float
+    mask (0 or ``-inf``) to add to a float bias:
+
+    >>> causal = scaled_dot_product_attention(batch, batch, batch, mask=mask, causal=True)
+    >>> both = mask & causal_mask(4)  # (2, 4, 4)
+    >>> bool(np.allclose(causal, scaled_dot_product_attention(batch, batch, batch, mask=both)))
+    True
+    >>> np.where(mask, 0.0, -np.inf)[1]
+    array([[  0., -inf, -inf, -inf]])
+    """
+    keys = as_positive_int(num_keys, "num_keys")
+    checked = as_lengths(lengths, keys)  # (B,)
+    return np.arange(keys) < checked[:, None, None]  # (B, 1, S): True for real tokens
 
 
 class _Attention:
