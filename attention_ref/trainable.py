@@ -46,6 +46,7 @@ from ._validate import (
     as_mask,
     as_matrix,
     as_positive_int,
+    as_probability,
     as_scale,
     check_query_key_value,
     check_same_shape,
@@ -72,6 +73,8 @@ def scaled_dot_product_attention(
     mask: ArrayLike | None = ...,
     causal: bool = ...,
     scale: float | None = ...,
+    dropout_p: float = ...,
+    rng: Seed | None = ...,
     return_weights: Literal[False] = ...,
 ) -> FloatArray: ...
 
@@ -85,6 +88,8 @@ def scaled_dot_product_attention(
     mask: ArrayLike | None = ...,
     causal: bool = ...,
     scale: float | None = ...,
+    dropout_p: float = ...,
+    rng: Seed | None = ...,
     return_weights: Literal[True],
 ) -> tuple[FloatArray, FloatArray]: ...
 
@@ -97,14 +102,16 @@ def scaled_dot_product_attention(
     mask: ArrayLike | None = None,
     causal: bool = False,
     scale: float | None = None,
+    dropout_p: float = 0.0,
+    rng: Seed | None = None,
     return_weights: bool = False,
 ) -> FloatArray | tuple[FloatArray, FloatArray]:
     r"""Attention of every query over all keys, returning weighted sums of the values.
 
-    The numpy counterpart of ``torch.nn.functional.scaled_dot_product_attention``
-    (without dropout): the same scale, the same mask conventions, the same
-    top-left-aligned causal mask, and, as PyTorch does since 2.5, a zero output for
-    a query whose keys are all masked out.
+    The numpy counterpart of ``torch.nn.functional.scaled_dot_product_attention``:
+    the same scale, the same mask conventions, the same top-left-aligned causal
+    mask, the same dropout of the weights, and, as PyTorch does since 2.5, a zero
+    output for a query whose keys are all masked out.
 
     Parameters
     ----------
@@ -125,6 +132,15 @@ def scaled_dot_product_attention(
         with `mask` if both are given (PyTorch refuses that combination).
     scale : float, optional
         The factor applied to the scores; default $1/\sqrt{E}$.
+    dropout_p : float, default 0.0
+        The probability of dropping each attention weight, in [0, 1). The weights
+        that survive are scaled by $1/(1 - p)$, so that each output keeps its
+        expected value, as in PyTorch (which applies dropout only while training:
+        pass ``dropout_p=0.0`` at inference). With 0, nothing is drawn.
+    rng : int, numpy.random.Generator or None, optional
+        Where the dropout draws come from, read as ``numpy.random.default_rng(rng)``
+        does: a seed (the same seed gives the same result), a generator (which
+        advances), or None for fresh entropy. Unused when `dropout_p` is 0.
     return_weights : bool, default False
         Also return the attention weights.
 
@@ -135,20 +151,24 @@ def scaled_dot_product_attention(
         all of that query's keys are masked out.
     weights : numpy.ndarray, shape (..., L, S)
         Only with ``return_weights=True``. Each row sums to 1, except rows whose keys
-        are all masked out, which are 0.
+        are all masked out, which are 0. With dropout, these are the weights actually
+        applied to the values: dropped ones 0, the others divided by ``1 - dropout_p``
+        (as ``torch.nn.MultiheadAttention`` returns them).
 
     Raises
     ------
     TypeError
         If `query`, `key` or `value` is not made of real numbers, `mask` is neither
-        boolean nor float, `scale` is not a real number, or `causal` or
-        `return_weights` is not a bool.
+        boolean nor float, `scale` or `dropout_p` is not a real number, `rng` is
+        not an integer, a generator or None, or `causal` or `return_weights` is
+        not a bool.
     ValueError
         If an array is not (..., N, D) with N, D >= 1 or holds NaN or infinity; if
         `key` and `query` differ in E, or `value` and `key` in S, or their leading
         axes do not broadcast; if `mask` does not broadcast to (..., L, S) or holds
-        NaN or ``+inf``; if `scale` is not a finite number > 0; or if the scores or
-        the weighted sum of the values overflow.
+        NaN or ``+inf``; if `scale` is not a finite number > 0; if `dropout_p` is
+        not in [0, 1); if `rng` is a negative integer; or if the scores or the
+        weighted sum of the values overflow.
 
     See Also
     --------
@@ -172,6 +192,22 @@ def scaled_dot_product_attention(
     the dot product of two vectors with independent unit-variance entries has
     variance $E$, and softmax of widely spread scores is nearly one-hot.
     Softmax is the stable `softmax`.
+
+    Dropout keeps weight $(i, j)$ where the draw $u_{ij}$ is at least
+    $p$ and zeroes it elsewhere:
+
+    $$
+    \tilde{A}_{ij} = \frac{[u_{ij} \ge p]}{1 - p}\, A_{ij}, \qquad
+    u = \texttt{rng.random}((\dots, L, S)),
+    $$
+
+    one uniform draw per weight, in C order over the whole (..., L, S) shape of the
+    scores (batch axes first, then the queries, then the keys). That draw order is
+    part of the contract: the same seed gives the same dropped weights whatever the
+    form of the computation. PyTorch's dropout cannot be matched bit for bit (its
+    generator and its order of draws differ); it agrees in distribution: each weight
+    is kept with probability $1 - p$ and the expected output is the output
+    without dropout.
 
     Examples
     --------
@@ -217,6 +253,20 @@ def scaled_dot_product_attention(
     >>> context[:2].round(4)
     array([[0.    , 0.    , 0.    ],
            [0.2328, 0.4874, 0.7135]])
+
+    Dropout with a seed: about half the weights are dropped and the survivors
+    doubled, the same ones for the same seed:
+
+    >>> _, dropped = scaled_dot_product_attention(
+    ...     INPUTS, INPUTS, INPUTS, causal=True, dropout_p=0.5, rng=7, return_weights=True
+    ... )
+    >>> dropped.round(4)
+    array([[2.    , 0.    , 0.    , 0.    , 0.    , 0.    ],
+           [0.    , 1.1548, 0.    , 0.    , 0.    , 0.    ],
+           [0.    , 0.    , 0.7263, 0.    , 0.    , 0.    ],
+           [0.447 , 0.5528, 0.    , 0.    , 0.    , 0.    ],
+           [0.    , 0.4292, 0.    , 0.3488, 0.419 , 0.    ],
+           [0.    , 0.    , 0.    , 0.    , 0.2487, 0.    ]])
     """
     q = as_inputs(query, "query")  # (..., L, E)
     k = as_inputs(key, "key")  # (..., S, E)
@@ -225,6 +275,10 @@ def scaled_dot_product_attention(
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else as_scale(scale)
     causal = as_flag(causal, "causal")
     return_weights = as_flag(return_weights, "return_weights")
+    dropout_p = as_probability(dropout_p, "dropout_p")
+    generator = as_generator(rng, "rng", allow_none=True) if dropout_p > 0 else None
+    if dropout_p == 0 and rng is not None:
+        as_generator(rng, "rng")  # checked all the same, but nothing is drawn
     checked_mask = None if mask is None else as_mask(mask, (*batch, q.shape[-2], k.shape[-2]))
     dtype = np.result_type(q, k, v)  # float32 stays float32 unless mixed with float64
     q, k, v = (a.astype(dtype, copy=False) for a in (q, k, v))
@@ -232,7 +286,14 @@ def scaled_dot_product_attention(
     if scale > 1:  # a scale below 1 can only shrink the scores
         blame["scale"] = scale
     context, weights = _attention(
-        q, k, v, scale=scale, causal=causal, mask=checked_mask, blame=(blame, {"value": v})
+        q,
+        k,
+        v,
+        scale=scale,
+        causal=causal,
+        mask=checked_mask,
+        dropout=(dropout_p, generator),
+        blame=(blame, {"value": v}),
     )
     return (context, weights) if return_weights else context
 
@@ -245,9 +306,13 @@ def _attention(
     scale: float,
     causal: bool,
     mask: NDArray[Any] | None = None,
+    dropout: tuple[float, np.random.Generator | None] = (0.0, None),
     blame: tuple[Operands, Operands],
 ) -> tuple[FloatArray, FloatArray]:
     """Scaled dot-product attention on trusted arrays: the context and the weights.
+
+    `dropout` is ``(p, rng)``: with ``p > 0``, one ``rng.random`` draw per weight in C
+    order over (..., L, S); a weight is kept where the draw is at least p.
 
     `blame` holds what an overflow of the scores, then of the weighted sum of the
     values, is reported against: the caller's own arguments, not the q, k and v it
@@ -260,6 +325,11 @@ def _attention(
     if causal:
         scores = np.where(causal_mask(q.shape[-2], k.shape[-2]), scores, -np.inf)
     weights = _softmax(scores, out=scores)  # (..., L, S); a row with no key to see is 0
+    dropout_p, rng = dropout
+    if dropout_p > 0 and rng is not None:
+        keep = rng.random(weights.shape) >= dropout_p  # (..., L, S), drawn in C order
+        weights /= 1.0 - dropout_p  # the survivors keep the expected value
+        weights *= keep  # the dropped weights become 0
     # (..., L, S) @ (..., S, Ev) -> (..., L, Ev). Weights sum to 1 up to rounding, so
     # values near the float range's edge can still overflow.
     context = checked_matmul(weights, v, "the weighted sum of the values", blame_values)
