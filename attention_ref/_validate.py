@@ -357,6 +357,21 @@ def as_scale(scale: object, name: str = "scale") -> float:
     return value
 
 
+def as_positive_real(value: object, name: str) -> float:
+    """Check a real parameter such as a frequency base: a finite number > 0."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number > 0; got {type(value).__name__} {value!r}")
+    try:
+        number = float(value)
+    except OverflowError:  # e.g. 10**400: no float is that large
+        raise ValueError(
+            f"{name} must be a finite number > 0; got {type(value).__name__} beyond the float range"
+        ) from None
+    if not (np.isfinite(number) and number > 0):
+        raise ValueError(f"{name} must be a finite number > 0; got {number}")
+    return number
+
+
 def as_mask(mask: ArrayLike, scores_shape: tuple[int, ...], name: str = "mask") -> NDArray[Any]:
     """Check an attention mask against the scores it applies to.
 
