@@ -181,10 +181,10 @@ def apply_rotary(x: ArrayLike, positions: ArrayLike, *, base: float = 10000.0) -
     \qquad \theta_i = \text{base}^{-2i/D}.
     $$
 
-    A rotation by $m\theta_i$ of the query and $n\theta_i$ of the key leaves their
-    dot product rotated by $(n - m)\theta_i$ only: the score of a query at $m$ and a key
-    at $n$ depends on the offset $n - m$, not on $m$ and $n$ themselves (Su et al.
-    2021, section 3.4).
+    For a dot product, rotating the query by $m\theta_i$ and the key by $n\theta_i$ is
+    the same as rotating the key alone by $(n - m)\theta_i$: the score of a query at
+    $m$ and a key at $n$ depends on the offset $n - m$, not on $m$ and $n$ themselves
+    (Su et al. 2021, section 3.2).
 
     The half-split convention pairs feature $i$ with $i + D/2$. It is this function
     on the features reordered as ``0, D/2, 1, D/2 + 1, ...``, then put back::

@@ -2,7 +2,7 @@
 
 The references are straightforward loops over positions and features with Python's
 `math`, written from the papers' formulas (Vaswani et al. 2017, section 3.5; Su et al.
-2021, equation 34), and a few entries known exactly. PyTorch has no built-in for either
+2021, section 3.2), and a few entries known exactly. PyTorch has no built-in for either
 (``torch.nn.Transformer`` adds no positions), so the PyTorch tests compute the two
 formulas as PyTorch code does them in the wild -- the ``PositionalEncoding`` module of
 PyTorch's own transformer tutorial (``exp(-log(base) * 2i / D)``, another route to the
