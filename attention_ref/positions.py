@@ -187,15 +187,11 @@ def apply_rotary(x: ArrayLike, positions: ArrayLike, *, base: float = 10000.0) -
     (Su et al. 2021, section 3.2).
 
     The half-split convention pairs feature $i$ with $i + D/2$. It is this function
-    on the features reordered as ``0, D/2, 1, D/2 + 1, ...``, then put back::
-
-        order = np.arange(D).reshape(2, D // 2).T.ravel()  # 0, D/2, 1, D/2 + 1, ...
-        half_split = np.empty(x.shape)  # (..., D)
-        half_split[..., order] = apply_rotary(x[..., order], positions)
-
-    Reordering the features of both queries and keys does not change their dot
-    products, so attention scores are the same under either convention; only
-    weights trained with one convention need their columns reordered for the other.
+    on the features reordered as ``0, D/2, 1, D/2 + 1, ...``, then put back (the last
+    example shows how). Reordering the features of both queries and keys does not
+    change their dot products, so attention scores are the same under either
+    convention; only weights trained with one convention need their columns
+    reordered for the other.
 
     Examples
     --------
@@ -225,6 +221,24 @@ def apply_rotary(x: ArrayLike, positions: ArrayLike, *, base: float = 10000.0) -
     >>> near = apply_rotary(q, 2) @ apply_rotary(k, 5)
     >>> far = apply_rotary(q, 10) @ apply_rotary(k, 13)
     >>> bool(np.isclose(near, far, rtol=1e-12))
+    True
+
+    The half-split pairs ``(i, i + D/2)`` of GPT-NeoX and Llama code: reorder the
+    features so that each such pair sits side by side, rotate, and put them back.
+
+    >>> x = queries[0]  # (N, D) = (5, 4)
+    >>> order = np.arange(4).reshape(2, 2).T.ravel()  # 0, D/2, 1, D/2 + 1, ...
+    >>> order
+    array([0, 2, 1, 3])
+    >>> half_split = np.empty(x.shape)  # (5, 4)
+    >>> half_split[:, order] = apply_rotary(x[:, order], np.arange(5))
+
+    That is the "rotate_half" formula of that code, ``x cos + rotate_half(x) sin``:
+
+    >>> angles = np.arange(5)[:, None] * 10000.0 ** (-np.arange(0, 4, 2) / 4)  # (N, D/2)
+    >>> cos, sin = np.cos(np.tile(angles, 2)), np.sin(np.tile(angles, 2))  # (N, D)
+    >>> rotate_half = np.concatenate([-x[:, 2:], x[:, :2]], axis=1)  # (-x2, x1)
+    >>> bool(np.allclose(half_split, x * cos + rotate_half * sin))
     True
     """
     vectors = as_float_array(x, "x")
