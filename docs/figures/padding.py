@@ -1,4 +1,4 @@
-"""Padding masks: the second sentence of a padded batch, its padded keys left blank."""
+"""Padding masks: the second sentence of a padded batch, whose padded keys get weight 0."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ def padded_weights(theme: Theme):
     """The real queries of "starts with one step", padded to 6 tokens, over all 6 keys.
 
     The batch is the page's: the whole sentence, and its last four tokens with two rows
-    of zeros. The padded keys' weights are exactly 0; they are drawn blank (NaN).
+    of zeros. The padded keys' weights are exactly 0, and labelled so: at the bottom
+    of the colour scale, well apart from the real keys' weights near 1/4.
     """
     batch = np.stack([INPUTS, np.vstack([INPUTS[2:], np.zeros((2, 3))])])  # (2, 6, 3)
     mask = padding_mask([6, 4], num_keys=6)  # (2, 1, 6)
@@ -23,7 +24,7 @@ def padded_weights(theme: Theme):
     _, weights = scaled_dot_product_attention(
         queries, keys, values, mask=mask, return_weights=True
     )  # (2, 6, 6)
-    shown = np.where(mask[1], weights[1], np.nan)[:4]  # (4, 6): the real queries
+    shown = weights[1, :4]  # (4, 6): the real queries over all six keys
     fig = new_figure(theme, 4.6, 3.4)
     ax = fig.add_subplot()
     keys_shown = [*TOKENS[2:], "(pad)", "(pad)"]
