@@ -256,9 +256,10 @@ def apply_rotary(x: ArrayLike, positions: ArrayLike, *, base: float = 10000.0) -
     except ValueError:
         fits = False
     if not fits:
+        example = f"e.g. shape {rows[-1:]}" if rows else "here a single number"
         raise ValueError(
             f"positions must broadcast to x.shape[:-1] = {rows} (one position per "
-            f"vector, e.g. shape {rows[-1:]}); got shape {where.shape}"
+            f"vector, {example}); got shape {where.shape}"
         )
     base = as_positive_real(base, "base")
     angles = _angles(where.astype(np.float64), vectors.shape[-1], base, "positions")

@@ -368,6 +368,14 @@ X = random((3, 4))
         ),
         (X, [[0, 1, 2]] * 2, {}, ValueError, r"positions must broadcast .*got shape \(2, 3\)"),
         (
+            [1.0, 0.0],
+            [0, 1],
+            {},
+            ValueError,
+            r"positions must broadcast to x.shape\[:-1\] = \(\) \(one position per vector, "
+            r"here a single number\); got shape \(2,\)",
+        ),
+        (
             X,
             [0, np.nan, 2],
             {},
