@@ -323,6 +323,16 @@ def as_generator(
     return np.random.default_rng(value)
 
 
+def as_block_size(value: object, name: str = "block_size") -> int | None:
+    """Check a block size: an integer >= 1, or None to let the function choose."""
+    if value is None:
+        return None
+    size = as_integer(value, name, "an integer >= 1 or None (to choose)")
+    if size < 1:
+        raise ValueError(f"{name} must be an integer >= 1 or None (to choose); got {size}")
+    return size
+
+
 def as_probability(value: object, name: str) -> float:
     """Check a probability such as ``dropout_p``: a real number in [0, 1)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
