@@ -308,7 +308,7 @@ def context_vectors(inputs: ArrayLike, block_size: int | None = None) -> FloatAr
             check_scores=scores_may_overflow(x, x, 1.0),
             mask_overflow=lambda: None,  # no mask
         )
-        return attend(problem, block_size=block_size or KEY_BLOCK, rng=None)
+        return attend(problem, block_size=block_size or KEY_BLOCK, rng=None)[0]
     *batch, num_tokens, dim = x.shape
     context = np.empty(x.shape, x.dtype)  # (..., N, D): the result, C-ordered
     # Speed, measured in benchmarks/: for x @ x.T numpy calls BLAS syrk (half the
