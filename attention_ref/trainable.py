@@ -142,6 +142,12 @@ def scaled_dot_product_attention(
         Where the dropout draws come from, read as ``numpy.random.default_rng(rng)``
         does: a seed (the same seed gives the same result), a generator (which
         advances), or None for fresh entropy. Unused when `dropout_p` is 0.
+    block_size : int, optional
+        Process the queries in blocks of this many rows and, within each, the keys
+        in blocks of this many, with the online softmax (see Notes): extra memory
+        O(block_size^2 + L·Ev), never (..., L, S). ``None`` (the default) chooses
+        by the rule in Notes. Ignored with ``return_weights=True``, whose weights
+        are (..., L, S) anyway.
     return_weights : bool, default False
         Also return the attention weights.
 
@@ -161,15 +167,15 @@ def scaled_dot_product_attention(
     TypeError
         If `query`, `key` or `value` is not made of real numbers, `mask` is neither
         boolean nor float, `scale` or `dropout_p` is not a real number, `rng` is
-        not an integer, a generator or None, or `causal` or `return_weights` is
-        not a bool.
+        not an integer, a generator or None, `block_size` is not an integer or
+        None, or `causal` or `return_weights` is not a bool.
     ValueError
         If an array is not (..., N, D) with N, D >= 1 or holds NaN or infinity; if
         `key` and `query` differ in E, or `value` and `key` in S, or their leading
         axes do not broadcast; if `mask` does not broadcast to (..., L, S) or holds
         NaN or ``+inf``; if `scale` is not a finite number > 0; if `dropout_p` is
-        not in [0, 1); if `rng` is a negative integer; or if the scores or the
-        weighted sum of the values overflow.
+        not in [0, 1); if `rng` is a negative integer; if `block_size` is less
+        than 1; or if the scores or the weighted sum of the values overflow.
 
     See Also
     --------
@@ -193,6 +199,29 @@ def scaled_dot_product_attention(
     the dot product of two vectors with independent unit-variance entries has
     variance $E$, and softmax of widely spread scores is nearly one-hot.
     Softmax is the stable `softmax`.
+
+    Without `return_weights`, the queries are processed in independent units (a
+    block of rows, or all rows of a few batch entries) that run on all cores when
+    there is enough work, each unit walking over its keys in blocks. Each query
+    keeps a running maximum $m$, a running sum $\ell$ and an unnormalised
+    output $o$ (Milakov and Gimelshein 2018; Dao et al. 2022): a block of
+    scores $s_j$ whose maximum raises $m$ to $m'$ rescales what came
+    before by $e^{m - m'}$,
+
+    $$
+    \ell \leftarrow e^{m - m'} \ell + \sum_j e^{s_j - m'}, \qquad
+    o \leftarrow e^{m - m'} o + \sum_j e^{s_j - m'} v_j,
+    $$
+
+    and $o / \ell$ is the result: the division is made on L x Ev numbers,
+    not on the weights. With ``causal=True`` the key blocks entirely after a
+    block's last query are skipped. The rule for ``block_size=None``: all the keys
+    in one block while S <= 1024 (the full form, in units whose scores take at most
+    2 MiB, so nothing of size (..., L, S) is made either), blocks of 256 queries and
+    256 keys beyond. Measured on 2 cores at N = 4096 and D = 3 and 64, the blocks
+    are 1.5 to 2 times faster than all keys at once, as their scores stay in the
+    cache; at D = 768 they are as fast. At N = 16384, D = 64 in float64 they take
+    about 12 MiB instead of the 2 GiB of the scores.
 
     Dropout keeps weight $(i, j)$ where the draw $u_{ij}$ is at least
     $p$ and zeroes it elsewhere:
@@ -254,6 +283,14 @@ def scaled_dot_product_attention(
     >>> context[:2].round(4)
     array([[0.    , 0.    , 0.    ],
            [0.2328, 0.4874, 0.7135]])
+
+    In blocks of 4 queries and 4 keys, the same numbers without the 6 x 6 array:
+
+    >>> scaled_dot_product_attention(
+    ...     INPUTS, INPUTS, INPUTS, causal=True, block_size=4
+    ... )[:2].round(4)
+    array([[0.43  , 0.15  , 0.89  ],
+           [0.4993, 0.5657, 0.7572]])
 
     Dropout with a seed: about half the weights are dropped and the survivors
     doubled, the same ones for the same seed:
