@@ -89,8 +89,9 @@ def scores_may_overflow(q: FloatArray, k: FloatArray, scale: float) -> bool:
     check of their own.
     """
     info = np.finfo(q.dtype)
-    with np.errstate(over="ignore"):
-        bound = 2.0 * q.shape[-1] * float(np.abs(q).max()) * float(np.abs(k).max()) * scale
+    size_q = max(float(q.max()), -float(q.min()))  # max |q| without an |q| array
+    size_k = max(float(k.max()), -float(k.min()))
+    bound = 2.0 * q.shape[-1] * size_q * size_k * scale  # Python floats: inf, no warning
     return not bound < float(info.max)
 
 
@@ -133,10 +134,13 @@ def attend(
     key_block = num_keys if block_size is None else block_size
 
     def run(unit: tuple[slice, ...], keep: NDArray[np.bool_] | None) -> None:
-        if weights is None:
-            context[unit] = _unit(problem, unit, key_block, keep)
-        else:
-            context[unit] = _unit_weights(problem, unit, keep, weights[unit])
+        # Overflows are checked where they matter (the scores, a float mask, the
+        # context), not warned about; errstate is per thread, so set in each.
+        with np.errstate(over="ignore", invalid="ignore"):
+            if weights is None:
+                context[unit] = _unit(problem, unit, key_block, keep)
+            else:
+                context[unit] = _unit_weights(problem, unit, keep, weights[unit])
 
     def draws(unit: tuple[slice, ...]) -> NDArray[np.bool_] | None:
         if problem.dropout_p == 0 or rng is None:
@@ -248,18 +252,24 @@ def _block_scores(
     scale: float,
     rows: tuple[int, int],
     keys: tuple[int, int],
+    lead: tuple[int, ...],
     out: FloatArray | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """The masked scores of query rows ``rows`` against keys ``keys``, and their maxima.
 
     (..., B, C) and (..., B, 1); into `out` if given. A score that overflows (possible
-    only if `problem.check_scores`) or a float mask that overflows is an error.
+    only if `problem.check_scores`) or a float mask that overflows is an error. Like
+    `_unit` and `_unit_weights`, runs under ``np.errstate(over="ignore",
+    invalid="ignore")`` (see `attend`): a float mask of -1e300 in float32 is -inf, a
+    difference beyond the float range is -inf, whose exp is 0, and the context is
+    checked once at the end.
     """
     (row0, num_rows), (start, end) = rows, keys
-    with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked below
-        scores = np.matmul(q, np.swapaxes(k[..., start:end, :], -1, -2), out=out)  # (..., B, C)
-        if scale != 1:
-            scores *= scale
+    if out is None:  # the unit's batch shape: the values or the mask may widen it
+        out = np.empty((*lead, num_rows, end - start), q.dtype)
+    scores = np.matmul(q, np.swapaxes(k[..., start:end, :], -1, -2), out=out)  # (..., B, C)
+    if scale != 1:
+        scores *= scale
     if problem.check_scores:
         check_no_overflow(scores, "a dot product", problem.blame[0])
     if mask is not None:
@@ -267,8 +277,7 @@ def _block_scores(
         if block.dtype == np.bool_:
             np.copyto(scores, -np.inf, where=~block)  # False: may not attend
         else:
-            with np.errstate(over="ignore"):  # e.g. -1e300 in float32: -inf, masked
-                scores += block
+            scores += block
     if problem.causal and end - 1 > row0:  # some key here comes after some query
         # query row0 + a sees key start + b iff b - a <= row0 - start
         seen = np.tri(num_rows, end - start, row0 - start, dtype=np.bool_)
@@ -289,38 +298,36 @@ def _unit(
     q, k, v, mask, scale = _operands(problem, unit)
     row0, num_rows, num_keys = unit[-1].start or 0, q.shape[-2], k.shape[-2]
     stop = min(num_keys, row0 + num_rows) if problem.causal else num_keys  # later: unseen
+    lead = _shape(problem, unit)[:-2]  # the unit's batch axes
     top = acc = total = None
     for start in range(0, stop, key_block):
         end = min(start + key_block, stop)
         scores, block_top = _block_scores(
-            problem, q, k, mask, scale, (row0, num_rows), (start, end)
+            problem, q, k, mask, scale, (row0, num_rows), (start, end), lead
         )
         new_top = block_top if top is None else np.maximum(top, block_top)
         shift = np.where(np.isneginf(new_top), 0.0, new_top)  # nothing seen yet: exp(-inf) = 0
-        with np.errstate(over="ignore"):  # beyond the float range: -inf, whose exp is 0
-            np.subtract(scores, shift, out=scores)
+        np.subtract(scores, shift, out=scores)
         np.exp(scores, out=scores)  # (..., B, C): unnormalised weights in [0, 1]
         sums = scores.sum(axis=-1, keepdims=True)  # (..., B, 1): all of them, kept or not
         if keep is not None:
             scores *= keep[..., start:end]  # only the kept ones reach the values
-        with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked by attend
-            part = scores @ v[..., start:end, :]  # (..., B, Ev)
-            if top is None or acc is None or total is None:
-                acc, total = part, sums
-            else:
-                rescale = np.exp(top - shift)  # (..., B, 1): e^(m_old - m_new); 0 if m_old = -inf
-                acc *= rescale
-                acc += part
-                total *= rescale
-                total += sums
+        part = scores @ v[..., start:end, :]  # (..., B, Ev)
+        if top is None or acc is None or total is None:
+            acc, total = part, sums
+        else:
+            rescale = np.exp(top - shift)  # (..., B, 1): e^(m_old - m_new); 0 if m_old = -inf
+            acc *= rescale
+            acc += part
+            total *= rescale
+            total += sums
         top = new_top
     assert acc is not None  # stop >= 1: at least one block
     assert total is not None
     total[total == 0] = 1.0  # a row with no key to see: 0 / 1 = 0, not 0 / 0
     if keep is not None:
         total *= 1.0 - problem.dropout_p  # the kept weights are divided by 1 - p
-    with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked by attend
-        acc /= total  # (..., B, Ev): normalise B x Ev numbers, not B x S
+    acc /= total  # (..., B, Ev): normalise B x Ev numbers, not B x S
     context: FloatArray = acc
     return context
 
@@ -337,15 +344,16 @@ def _unit_weights(
     stop = min(num_keys, row0 + num_rows) if problem.causal else num_keys  # later: 0
     weights[..., stop:] = 0.0
     seen = weights[..., :stop]  # (..., B, stop): a view
-    _, top = _block_scores(problem, q, k, mask, scale, (row0, num_rows), (0, stop), out=seen)
+    _, top = _block_scores(
+        problem, q, k, mask, scale, (row0, num_rows), (0, stop), seen.shape[:-2], out=seen
+    )
     _, totals = _softmax_parts(seen, top=top, out=seen)  # in place
     totals[totals == 0] = 1.0  # a row with no key to see: 0 / 1 = 0, not 0 / 0
     seen /= totals  # (..., B, S): each row sums to 1
     if keep is not None:
         seen /= 1.0 - problem.dropout_p  # the survivors keep the expected value
         seen *= keep[..., :stop]  # the dropped weights become 0
-    with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked by attend
-        context: FloatArray = seen @ v[..., :stop, :]  # (..., B, Ev)
+    context: FloatArray = seen @ v[..., :stop, :]  # (..., B, Ev)
     return context
 
 

@@ -449,3 +449,16 @@ def test_block_scores_budget_rule_is_documented() -> None:
     assert online.KEY_BLOCK == online.ROW_BLOCK == 256
     assert online.SCORES_BUDGET == 256 * 2**20
     assert math.isfinite(online.UNIT_BYTES)
+
+
+@pytest.mark.parametrize("size", [1, 4, None])
+def test_values_or_mask_widen_the_batch(size: int | None) -> None:
+    # Scores from q and k have batch (1,), the values and the mask (3,): every form
+    # must widen them, with or without dropout.
+    q, k, v = random((1, 9, 4), 1), random((1, 11, 4), 2), random((3, 11, 2), 3)
+    mask = np.random.default_rng(4).random((3, 1, 11)) < 0.7
+    for kwargs in ({}, {"mask": mask}, {"dropout_p": 0.3, "rng": 8}):
+        expected = full(q, k, v, **kwargs)
+        got = scaled_dot_product_attention(q, k, v, block_size=size, **kwargs)
+        assert got.shape == (3, 9, 2)
+        assert_close(got, expected, v / 0.7)
