@@ -325,9 +325,8 @@ def _unit(
     assert acc is not None  # stop >= 1: at least one block
     assert total is not None
     total[total == 0] = 1.0  # a row with no key to see: 0 / 1 = 0, not 0 / 0
-    if keep is not None:
-        total *= 1.0 - problem.dropout_p  # the kept weights are divided by 1 - p
-    acc /= total  # (..., B, Ev): normalise B x Ev numbers, not B x S
+    # Normalise B x Ev numbers, not B x S; the kept weights are divided by 1 - p.
+    acc /= total if keep is None else total * (1.0 - problem.dropout_p)  # (..., B, Ev)
     context: FloatArray = acc
     return context
 
@@ -347,13 +346,18 @@ def _unit_weights(
     _, top = _block_scores(
         problem, q, k, mask, scale, (row0, num_rows), (0, stop), seen.shape[:-2], out=seen
     )
-    _, totals = _softmax_parts(seen, top=top, out=seen)  # in place
+    _, totals = _softmax_parts(seen, top=top, out=seen)  # in place: exps, (..., B, 1) sums
+    # The context exactly as `_unit` makes it from one block of all keys (the same
+    # operations in the same order), so that asking for the weights changes no bit of it.
+    kept = seen if keep is None else seen * keep[..., :stop]  # only the kept reach V
+    part = kept @ v[..., :stop, :]  # (..., B, Ev)
     totals[totals == 0] = 1.0  # a row with no key to see: 0 / 1 = 0, not 0 / 0
+    part /= totals if keep is None else totals * (1.0 - problem.dropout_p)
     seen /= totals  # (..., B, S): each row sums to 1
     if keep is not None:
         seen /= 1.0 - problem.dropout_p  # the survivors keep the expected value
         seen *= keep[..., :stop]  # the dropped weights become 0
-    context: FloatArray = seen @ v[..., :stop, :]  # (..., B, Ev)
+    context: FloatArray = part
     return context
 
 
