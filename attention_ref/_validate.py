@@ -149,6 +149,13 @@ def check_finite(x: FloatArray, name: str, *, allow_neg_inf: bool = False) -> No
 
     With `allow_neg_inf`, ``-inf`` passes: it is how a score is masked out.
     """
+    # The cheap test first: one sum, no boolean array. A NaN or an infinity makes the sum
+    # NaN or infinite; a finite sum proves every entry finite. Only a sum that is not
+    # (a bad entry, -inf allowed or not, or an overflow of the sum itself) looks closer.
+    if x.size > 4096:  # below, the boolean array is cheaper than the errstate
+        with np.errstate(over="ignore", invalid="ignore"):
+            if np.isfinite(np.add.reduce(x, axis=None)):
+                return
     ok = np.isfinite(x)
     if allow_neg_inf:
         ok |= np.isneginf(x)
@@ -321,6 +328,16 @@ def as_generator(
     if value < 0:
         raise ValueError(f"{name} must be an integer >= 0; got {value}")
     return np.random.default_rng(value)
+
+
+def as_block_size(value: object, name: str = "block_size") -> int | None:
+    """Check a block size: an integer >= 1, or None to let the function choose."""
+    if value is None:
+        return None
+    size = as_integer(value, name, "an integer >= 1 or None (to choose)")
+    if size < 1:
+        raise ValueError(f"{name} must be an integer >= 1 or None (to choose); got {size}")
+    return size
 
 
 def as_probability(value: object, name: str) -> float:
