@@ -7,9 +7,11 @@ The public API, in the order of the story:
   (with `softmax_naive` and `normalize_sum` to show why);
 - `context_vector`, `context_vectors` -- step 3, weighted sums of the
   inputs (`context_vectors_loop` does it one token at a time);
-- `scaled_dot_product_attention`, `causal_mask`, `SelfAttention`,
-  `MultiHeadAttention` -- beyond the story: trainable query, key and value
-  projections, scaling, causal masks and heads;
+- `scaled_dot_product_attention`, `causal_mask`, `padding_mask`,
+  `SelfAttention`, `MultiHeadAttention` -- beyond the story: trainable query, key
+  and value projections, scaling, causal and padding masks, and heads;
+- `sinusoidal_positions`, `apply_rotary` -- word order: sinusoidal position
+  encodings added to the inputs, and rotary position embeddings of queries and keys;
 - `softmax_jacobian`, `softmax_vjp`, `context_vectors_backward` --
   gradients, for training;
 - `attention_ref.examples` -- the worked example's tokens and embeddings, and
@@ -27,6 +29,7 @@ range, a ``ValueError`` names the arguments to scale down.
 
 from .gradients import context_vectors_backward, softmax_jacobian, softmax_vjp
 from .normalize import normalize_sum, softmax, softmax_naive
+from .positions import apply_rotary, sinusoidal_positions
 from .simple import (
     attention_scores,
     attention_weights,
@@ -38,6 +41,7 @@ from .trainable import (
     MultiHeadAttention,
     SelfAttention,
     causal_mask,
+    padding_mask,
     scaled_dot_product_attention,
 )
 
@@ -46,6 +50,7 @@ __version__ = "0.1.0"
 __all__ = [
     "MultiHeadAttention",
     "SelfAttention",
+    "apply_rotary",
     "attention_scores",
     "attention_weights",
     "causal_mask",
@@ -54,7 +59,9 @@ __all__ = [
     "context_vectors_backward",
     "context_vectors_loop",
     "normalize_sum",
+    "padding_mask",
     "scaled_dot_product_attention",
+    "sinusoidal_positions",
     "softmax",
     "softmax_jacobian",
     "softmax_naive",

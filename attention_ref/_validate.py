@@ -149,6 +149,13 @@ def check_finite(x: FloatArray, name: str, *, allow_neg_inf: bool = False) -> No
 
     With `allow_neg_inf`, ``-inf`` passes: it is how a score is masked out.
     """
+    # The cheap test first: one sum, no boolean array. A NaN or an infinity makes the sum
+    # NaN or infinite; a finite sum proves every entry finite. Only a sum that is not
+    # (a bad entry, -inf allowed or not, or an overflow of the sum itself) looks closer.
+    if x.size > 4096:  # below, the boolean array is cheaper than the errstate
+        with np.errstate(over="ignore", invalid="ignore"):
+            if np.isfinite(np.add.reduce(x, axis=None)):
+                return
     ok = np.isfinite(x)
     if allow_neg_inf:
         ok |= np.isneginf(x)
@@ -300,19 +307,52 @@ def as_positive_int(value: object, name: str) -> int:
     return count
 
 
-def as_generator(seed: object) -> np.random.Generator:
+def as_generator(
+    seed: object, name: str = "seed", *, allow_none: bool = False
+) -> np.random.Generator:
     """A generator from `seed`: an integer >= 0, or a generator used as it is.
 
-    ``None`` would draw fresh, unreproducible weights, so it is refused like any
-    other non-integer.
+    ``None`` would draw fresh, unreproducible numbers, so it is refused like any other
+    non-integer, unless `allow_none` (``numpy.random.default_rng(None)``: fresh entropy).
     """
     if isinstance(seed, np.random.Generator):
         return seed
-    needs = "an integer >= 0 or a numpy.random.Generator (the same seed gives the same weights)"
-    value = as_integer(seed, "seed", needs)
+    if seed is None and allow_none:
+        return np.random.default_rng()
+    what = "weights" if name == "seed" else "draws"
+    fresh = ", or None for fresh entropy" if allow_none else ""
+    needs = (
+        f"an integer >= 0 or a numpy.random.Generator{fresh} (the same seed gives the same {what})"
+    )
+    value = as_integer(seed, name, needs)
     if value < 0:
-        raise ValueError(f"seed must be an integer >= 0; got {value}")
+        raise ValueError(f"{name} must be an integer >= 0; got {value}")
     return np.random.default_rng(value)
+
+
+def as_block_size(value: object, name: str = "block_size") -> int | None:
+    """Check a block size: an integer >= 1, or None to let the function choose."""
+    if value is None:
+        return None
+    size = as_integer(value, name, "an integer >= 1 or None (to choose)")
+    if size < 1:
+        raise ValueError(f"{name} must be an integer >= 1 or None (to choose); got {size}")
+    return size
+
+
+def as_probability(value: object, name: str) -> float:
+    """Check a probability such as ``dropout_p``: a real number in [0, 1)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"{name} must be a real number in [0, 1); got {type(value).__name__} {value!r}"
+        )
+    p = float(value)
+    if not 0.0 <= p < 1.0:  # NaN fails both comparisons
+        raise ValueError(
+            f"{name} must be in [0, 1) (the probability of dropping a weight; 1 would "
+            f"drop them all); got {p}"
+        )
+    return p
 
 
 def as_scale(scale: object, name: str = "scale") -> float:
@@ -332,6 +372,21 @@ def as_scale(scale: object, name: str = "scale") -> float:
     if not (np.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a finite number > 0 {needs}; got {value}")
     return value
+
+
+def as_positive_real(value: object, name: str) -> float:
+    """Check a real parameter such as a frequency base: a finite number > 0."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number > 0; got {type(value).__name__} {value!r}")
+    try:
+        number = float(value)
+    except OverflowError:  # e.g. 10**400: no float is that large
+        raise ValueError(
+            f"{name} must be a finite number > 0; got {type(value).__name__} beyond the float range"
+        ) from None
+    if not (np.isfinite(number) and number > 0):
+        raise ValueError(f"{name} must be a finite number > 0; got {number}")
+    return number
 
 
 def as_mask(mask: ArrayLike, scores_shape: tuple[int, ...], name: str = "mask") -> NDArray[Any]:
@@ -368,6 +423,35 @@ def as_mask(mask: ArrayLike, scores_shape: tuple[int, ...], name: str = "mask") 
             f"(..., L queries, S keys); got shape {array.shape}"
         )
     return array
+
+
+def as_lengths(lengths: object, num_keys: int, name: str = "lengths") -> NDArray[np.intp]:
+    """Check the lengths of a padded batch: integers ``0 <= n <= num_keys``, one per sequence.
+
+    `num_keys` must already be checked. Booleans and floats (even ``3.0``) are refused
+    with a ``TypeError``: a length counts tokens.
+    """
+    array = as_array(lengths, name)
+    if array.ndim != 1 or array.size == 0:
+        raise ValueError(
+            f"{name} must be a 1-D sequence with one length per sequence of the batch "
+            f"(shape (B,) with B >= 1); got shape {array.shape}"
+        )
+    if array.dtype.kind == "O" and all(_is_int(v) for v in array.flat):
+        array = np.array([int(v) for v in array.flat], dtype=object)
+    elif array.dtype.kind not in "iu":
+        what = _KINDS.get(array.dtype.kind, f"dtype {array.dtype}")
+        raise TypeError(
+            f"{name} must contain integers (the number of real tokens of each sequence); got {what}"
+        )
+    outside = [(i, int(n)) for i, n in enumerate(array.flat) if not 0 <= int(n) <= num_keys]
+    if outside:
+        index, value = outside[0]
+        raise ValueError(
+            f"{name} must be between 0 and num_keys = {num_keys} (a sequence cannot have "
+            f"more real tokens than there are keys); got {value} at index {index}"
+        )
+    return array.astype(np.intp)
 
 
 def as_flag(value: object, name: str) -> bool:
