@@ -153,7 +153,7 @@ class PageWatch:
         self.page = self.context.new_page()
         self.page.on("console", self._console)
         self.page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
-        self.page.on("requestfailed", lambda request: self.failed.append(request.url))
+        self.page.on("requestfailed", self._request_failed)
         self.page.on(
             "response",
             lambda response: response.status >= 400 and self.failed.append(response.url),
@@ -166,6 +166,12 @@ class PageWatch:
         else:
             self.foreign_requests.append(route.request.url)
             route.abort()
+
+    def _request_failed(self, request) -> None:
+        # A request the next navigation cancels (the favicon, late on a busy machine) is
+        # not a broken resource; a missing one is a 404, caught by the response handler.
+        if request.failure != "net::ERR_ABORTED":
+            self.failed.append(f"{request.url} ({request.failure})")
 
     def _console(self, message) -> None:
         if message.type in ("error", "warning"):

@@ -70,7 +70,15 @@ COPY = """async (index) => {
   const code = document.querySelectorAll("article .highlight pre > code")[index];
   const sentinel = "\\u0000nothing copied";
   await navigator.clipboard.writeText(sentinel);
-  code.closest("pre").querySelector("button[data-md-type=copy]").click();
+  // Material adds the buttons when it mounts the page's components, which on a busy
+  // machine can come after the page is loaded: wait for this one (up to 10 s).
+  let button = null;
+  for (let attempt = 0; attempt < 1000 && !button; attempt++) {
+    button = code.closest("pre").querySelector("button[data-md-type=copy]");
+    if (!button) await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  if (!button) return null;
+  button.click();
   for (let attempt = 0; attempt < 100; attempt++) {
     const text = await navigator.clipboard.readText();
     if (text !== sentinel) return text;
