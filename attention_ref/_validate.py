@@ -300,19 +300,52 @@ def as_positive_int(value: object, name: str) -> int:
     return count
 
 
-def as_generator(seed: object) -> np.random.Generator:
+def as_generator(
+    seed: object, name: str = "seed", *, allow_none: bool = False
+) -> np.random.Generator:
     """A generator from `seed`: an integer >= 0, or a generator used as it is.
 
-    ``None`` would draw fresh, unreproducible weights, so it is refused like any
-    other non-integer.
+    ``None`` would draw fresh, unreproducible numbers, so it is refused like any other
+    non-integer, unless `allow_none` (``numpy.random.default_rng(None)``: fresh entropy).
     """
     if isinstance(seed, np.random.Generator):
         return seed
-    needs = "an integer >= 0 or a numpy.random.Generator (the same seed gives the same weights)"
-    value = as_integer(seed, "seed", needs)
+    if seed is None and allow_none:
+        return np.random.default_rng()
+    what = "weights" if name == "seed" else "draws"
+    fresh = ", or None for fresh entropy" if allow_none else ""
+    needs = (
+        f"an integer >= 0 or a numpy.random.Generator{fresh} (the same seed gives the same {what})"
+    )
+    value = as_integer(seed, name, needs)
     if value < 0:
-        raise ValueError(f"seed must be an integer >= 0; got {value}")
+        raise ValueError(f"{name} must be an integer >= 0; got {value}")
     return np.random.default_rng(value)
+
+
+def as_block_size(value: object, name: str = "block_size") -> int | None:
+    """Check a block size: an integer >= 1, or None to let the function choose."""
+    if value is None:
+        return None
+    size = as_integer(value, name, "an integer >= 1 or None (to choose)")
+    if size < 1:
+        raise ValueError(f"{name} must be an integer >= 1 or None (to choose); got {size}")
+    return size
+
+
+def as_probability(value: object, name: str) -> float:
+    """Check a probability such as ``dropout_p``: a real number in [0, 1)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"{name} must be a real number in [0, 1); got {type(value).__name__} {value!r}"
+        )
+    p = float(value)
+    if not 0.0 <= p < 1.0:  # NaN fails both comparisons
+        raise ValueError(
+            f"{name} must be in [0, 1) (the probability of dropping a weight; 1 would "
+            f"drop them all); got {p}"
+        )
+    return p
 
 
 def as_scale(scale: object, name: str = "scale") -> float:

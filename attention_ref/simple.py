@@ -13,12 +13,16 @@ tells it, so the two can be compared.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._online import KEY_BLOCK, SCORES_BUDGET, Problem, attend, scores_may_overflow
 from ._validate import (
     FloatArray,
     Operands,
+    as_block_size,
     as_float_array,
     as_inputs,
     as_token_index,
@@ -197,16 +201,23 @@ def context_vector(inputs: ArrayLike, query: int | ArrayLike) -> FloatArray:
     return (weights[..., None, :] @ x)[..., 0, :]  # (..., 1, N) @ (..., N, D) -> (..., D)
 
 
-def context_vectors(inputs: ArrayLike) -> FloatArray:
+def context_vectors(inputs: ArrayLike, block_size: int | None = None) -> FloatArray:
     r"""All tokens at once: ``softmax(inputs @ inputs.T) @ inputs``.
 
     The matrix form of steps 1 to 3. It makes one N x N array (the scores, turned
-    into weights in place) and the N x D result, with no Python loop over tokens.
+    into weights in place) and the N x D result, with no Python loop over tokens; or,
+    for long sequences, the same in blocks that never make the N x N array.
 
     Parameters
     ----------
     inputs : array_like, shape (N, D) or (..., N, D)
         One embedding per token, with optional leading batch axes.
+    block_size : int, optional
+        Process the queries in blocks of this many rows and, within each, the keys in
+        blocks of this many columns, with the online softmax (see Notes): extra memory
+        O(block_size^2 + N·D) instead of O(N^2). ``None`` (the default) chooses: the
+        full form while the (..., N, N) scores take at most 256 MiB, blocks of 512
+        beyond.
 
     Returns
     -------
@@ -216,10 +227,11 @@ def context_vectors(inputs: ArrayLike) -> FloatArray:
     Raises
     ------
     TypeError
-        If `inputs` is not made of real numbers.
+        If `inputs` is not made of real numbers, or `block_size` is not an integer.
     ValueError
         If `inputs` is not (..., N, D) with N, D >= 1, holds NaN or infinity, or is
-        so large that a dot product overflows.
+        so large that a dot product or a weighted sum overflows; if `block_size` is
+        less than 1.
 
     See Also
     --------
@@ -236,6 +248,25 @@ def context_vectors(inputs: ArrayLike) -> FloatArray:
     softmax taken over each row: (N x N) times (N x D) gives N x D. Dividing by the
     row sums is done after the product, on N x D numbers instead of N x N.
 
+    In blocks (Milakov and Gimelshein 2018; Dao et al. 2022), each query keeps a
+    running maximum $m$, a running sum $\ell$ and an unnormalised output
+    $o$; a new block of scores $s_j$ with maximum above $m$ raises it to
+    $m'$ and rescales what came before by $e^{m - m'}$:
+
+    $$
+    \ell \leftarrow e^{m - m'} \ell + \sum_j e^{s_j - m'}, \qquad
+    o \leftarrow e^{m - m'} o + \sum_j e^{s_j - m'} x^{(j)},
+    $$
+
+    and $o / \ell$ at the end is the same context vector, to rounding (1e-13
+    relative in float64 in the tests). Blocks of queries are independent: with enough
+    work they run on all cores, each with one BLAS thread.
+
+    The rule for ``block_size=None``, measured on 2 cores (see the "Long sequences"
+    page's benchmark): up to 256 MiB of scores the full form is as fast as blocks or
+    faster (one BLAS call for all scores, the softmax in cache-sized slices); beyond,
+    blocks of 512 keep the memory at a few MiB at no loss of speed.
+
     Examples
     --------
     >>> from attention_ref import context_vectors
@@ -247,8 +278,37 @@ def context_vectors(inputs: ArrayLike) -> FloatArray:
            [0.4304, 0.6298, 0.551 ],
            [0.4671, 0.591 , 0.5266],
            [0.4177, 0.6503, 0.5645]])
+
+    The same in blocks of 4 queries and 4 keys (here 2 blocks of each, the second
+    of 2 only), which never makes the 6 x 6 array:
+
+    >>> context_vectors(INPUTS, block_size=4).round(4)
+    array([[0.4421, 0.5931, 0.579 ],
+           [0.4419, 0.6515, 0.5683],
+           [0.4431, 0.6496, 0.5671],
+           [0.4304, 0.6298, 0.551 ],
+           [0.4671, 0.591 , 0.5266],
+           [0.4177, 0.6503, 0.5645]])
     """
     x = as_inputs(inputs)
+    block_size = as_block_size(block_size)
+    if block_size is not None or math.prod(x.shape[:-1]) * x.shape[-2] * x.itemsize > (
+        SCORES_BUDGET
+    ):
+        problem = Problem(
+            query=x,
+            key=x,
+            value=x,
+            mask=None,
+            batch=x.shape[:-2],
+            scale=1.0,
+            causal=False,
+            dropout_p=0.0,
+            blame=({"inputs": x}, {"inputs": x}),
+            check_scores=scores_may_overflow(x, x, 1.0),
+            mask_overflow=lambda: None,  # no mask
+        )
+        return attend(problem, block_size=block_size or KEY_BLOCK, rng=None)
     *batch, num_tokens, dim = x.shape
     context = np.empty(x.shape, x.dtype)  # (..., N, D): the result, C-ordered
     # Speed, measured in benchmarks/: for x @ x.T numpy calls BLAS syrk (half the

@@ -34,10 +34,12 @@ from typing import Any, Literal, overload
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
+from ._online import Problem, attend, choose_block_size, scores_may_overflow
 from ._validate import (
     FloatArray,
     Operands,
     Seed,
+    as_block_size,
     as_flag,
     as_float_dtype,
     as_generator,
@@ -45,13 +47,14 @@ from ._validate import (
     as_mask,
     as_matrix,
     as_positive_int,
+    as_probability,
     as_scale,
+    check_no_overflow,
     check_query_key_value,
     check_same_shape,
     checked_matmul,
 )
-from .normalize import _softmax
-from .simple import _scores
+from .normalize import _softmax_parts
 
 __all__ = [
     "MultiHeadAttention",
@@ -70,6 +73,9 @@ def scaled_dot_product_attention(
     mask: ArrayLike | None = ...,
     causal: bool = ...,
     scale: float | None = ...,
+    dropout_p: float = ...,
+    rng: Seed | None = ...,
+    block_size: int | None = ...,
     return_weights: Literal[False] = ...,
 ) -> FloatArray: ...
 
@@ -83,6 +89,9 @@ def scaled_dot_product_attention(
     mask: ArrayLike | None = ...,
     causal: bool = ...,
     scale: float | None = ...,
+    dropout_p: float = ...,
+    rng: Seed | None = ...,
+    block_size: int | None = ...,
     return_weights: Literal[True],
 ) -> tuple[FloatArray, FloatArray]: ...
 
@@ -95,14 +104,17 @@ def scaled_dot_product_attention(
     mask: ArrayLike | None = None,
     causal: bool = False,
     scale: float | None = None,
+    dropout_p: float = 0.0,
+    rng: Seed | None = None,
+    block_size: int | None = None,
     return_weights: bool = False,
 ) -> FloatArray | tuple[FloatArray, FloatArray]:
     r"""Attention of every query over all keys, returning weighted sums of the values.
 
-    The numpy counterpart of ``torch.nn.functional.scaled_dot_product_attention``
-    (without dropout): the same scale, the same mask conventions, the same
-    top-left-aligned causal mask, and, as PyTorch does since 2.5, a zero output for
-    a query whose keys are all masked out.
+    The numpy counterpart of ``torch.nn.functional.scaled_dot_product_attention``:
+    the same scale, the same mask conventions, the same top-left-aligned causal
+    mask, the same dropout of the weights, and, as PyTorch does since 2.5, a zero
+    output for a query whose keys are all masked out.
 
     Parameters
     ----------
@@ -123,6 +135,15 @@ def scaled_dot_product_attention(
         with `mask` if both are given (PyTorch refuses that combination).
     scale : float, optional
         The factor applied to the scores; default $1/\sqrt{E}$.
+    dropout_p : float, default 0.0
+        The probability of dropping each attention weight, in [0, 1). The weights
+        that survive are scaled by $1/(1 - p)$, so that each output keeps its
+        expected value, as in PyTorch (which applies dropout only while training:
+        pass ``dropout_p=0.0`` at inference). With 0, nothing is drawn.
+    rng : int, numpy.random.Generator or None, optional
+        Where the dropout draws come from, read as ``numpy.random.default_rng(rng)``
+        does: a seed (the same seed gives the same result), a generator (which
+        advances), or None for fresh entropy. Unused when `dropout_p` is 0.
     return_weights : bool, default False
         Also return the attention weights.
 
@@ -133,20 +154,24 @@ def scaled_dot_product_attention(
         all of that query's keys are masked out.
     weights : numpy.ndarray, shape (..., L, S)
         Only with ``return_weights=True``. Each row sums to 1, except rows whose keys
-        are all masked out, which are 0.
+        are all masked out, which are 0. With dropout, these are the weights actually
+        applied to the values: dropped ones 0, the others divided by ``1 - dropout_p``
+        (as ``torch.nn.MultiheadAttention`` returns them).
 
     Raises
     ------
     TypeError
         If `query`, `key` or `value` is not made of real numbers, `mask` is neither
-        boolean nor float, `scale` is not a real number, or `causal` or
-        `return_weights` is not a bool.
+        boolean nor float, `scale` or `dropout_p` is not a real number, `rng` is
+        not an integer, a generator or None, or `causal` or `return_weights` is
+        not a bool.
     ValueError
         If an array is not (..., N, D) with N, D >= 1 or holds NaN or infinity; if
         `key` and `query` differ in E, or `value` and `key` in S, or their leading
         axes do not broadcast; if `mask` does not broadcast to (..., L, S) or holds
-        NaN or ``+inf``; if `scale` is not a finite number > 0; or if the scores or
-        the weighted sum of the values overflow.
+        NaN or ``+inf``; if `scale` is not a finite number > 0; if `dropout_p` is
+        not in [0, 1); if `rng` is a negative integer; or if the scores or the
+        weighted sum of the values overflow.
 
     See Also
     --------
@@ -170,6 +195,22 @@ def scaled_dot_product_attention(
     the dot product of two vectors with independent unit-variance entries has
     variance $E$, and softmax of widely spread scores is nearly one-hot.
     Softmax is the stable `softmax`.
+
+    Dropout keeps weight $(i, j)$ where the draw $u_{ij}$ is at least
+    $p$ and zeroes it elsewhere:
+
+    $$
+    \tilde{A}_{ij} = \frac{[u_{ij} \ge p]}{1 - p}\, A_{ij}, \qquad
+    u = \texttt{rng.random}((\dots, L, S)),
+    $$
+
+    one uniform draw per weight, in C order over the whole (..., L, S) shape of the
+    scores (batch axes first, then the queries, then the keys). That draw order is
+    part of the contract: the same seed gives the same dropped weights whatever the
+    form of the computation. PyTorch's dropout cannot be matched bit for bit (its
+    generator and its order of draws differ); it agrees in distribution: each weight
+    is kept with probability $1 - p$ and the expected output is the output
+    without dropout.
 
     Examples
     --------
@@ -215,6 +256,20 @@ def scaled_dot_product_attention(
     >>> context[:2].round(4)
     array([[0.    , 0.    , 0.    ],
            [0.2328, 0.4874, 0.7135]])
+
+    Dropout with a seed: about half the weights are dropped and the survivors
+    doubled, the same ones for the same seed:
+
+    >>> _, dropped = scaled_dot_product_attention(
+    ...     INPUTS, INPUTS, INPUTS, causal=True, dropout_p=0.5, rng=7, return_weights=True
+    ... )
+    >>> dropped.round(4)
+    array([[2.    , 0.    , 0.    , 0.    , 0.    , 0.    ],
+           [0.    , 1.1548, 0.    , 0.    , 0.    , 0.    ],
+           [0.    , 0.    , 0.7263, 0.    , 0.    , 0.    ],
+           [0.447 , 0.5528, 0.    , 0.    , 0.    , 0.    ],
+           [0.    , 0.4292, 0.    , 0.3488, 0.419 , 0.    ],
+           [0.    , 0.    , 0.    , 0.    , 0.2487, 0.    ]])
     """
     q = as_inputs(query, "query")  # (..., L, E)
     k = as_inputs(key, "key")  # (..., S, E)
@@ -223,60 +278,128 @@ def scaled_dot_product_attention(
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else as_scale(scale)
     causal = as_flag(causal, "causal")
     return_weights = as_flag(return_weights, "return_weights")
+    dropout_p = as_probability(dropout_p, "dropout_p")
+    generator = as_generator(rng, "rng", allow_none=True) if dropout_p > 0 else None
+    if dropout_p == 0 and rng is not None:
+        as_generator(rng, "rng")  # checked all the same, but nothing is drawn
+    block_size = as_block_size(block_size)
     checked_mask = None if mask is None else as_mask(mask, (*batch, q.shape[-2], k.shape[-2]))
     dtype = np.result_type(q, k, v)  # float32 stays float32 unless mixed with float64
     q, k, v = (a.astype(dtype, copy=False) for a in (q, k, v))
     blame: dict[str, FloatArray | float] = {"query": q, "key": k}
     if scale > 1:  # a scale below 1 can only shrink the scores
         blame["scale"] = scale
-    context, weights = _attention(
-        q, k, v, scale=scale, causal=causal, mask=checked_mask, blame=(blame, {"value": v})
+    problem = _problem(
+        q,
+        k,
+        v,
+        batch,
+        scale=scale,
+        causal=causal,
+        mask=checked_mask,
+        dropout_p=dropout_p,
+        blame=(blame, {"value": v}),
     )
-    return (context, weights) if return_weights else context
+    if return_weights:
+        return _attention(problem, generator)
+    return attend(problem, block_size=choose_block_size(problem, block_size), rng=generator)
 
 
-def _attention(
+def _problem(
     q: FloatArray,
     k: FloatArray,
     v: FloatArray,
+    batch: tuple[int, ...],
     *,
     scale: float,
     causal: bool,
-    mask: NDArray[Any] | None = None,
+    mask: NDArray[Any] | None,
+    dropout_p: float,
     blame: tuple[Operands, Operands],
-) -> tuple[FloatArray, FloatArray]:
-    """Scaled dot-product attention on trusted arrays: the context and the weights.
+) -> Problem:
+    """Checked arrays as one attention `Problem`, each with ``len(batch) + 2`` axes."""
+    ndim = len(batch) + 2
 
-    `blame` holds what an overflow of the scores, then of the weighted sum of the
-    values, is reported against: the caller's own arguments, not the q, k and v it
-    may have made from them.
+    def pad(a: NDArray[Any]) -> NDArray[Any]:
+        return a.reshape((1,) * (ndim - a.ndim) + a.shape)  # a view: leading axes of 1
+
+    def mask_overflow() -> None:
+        assert mask is not None
+        raise ValueError(
+            f"mask added to the scores overflows {q.dtype} (largest mask entry is "
+            f"{mask.max():.3g}); keep the float mask's entries small or -inf"
+        )
+
+    return Problem(
+        query=pad(q),
+        key=pad(k),
+        value=pad(v),
+        mask=None if mask is None else pad(mask),
+        batch=batch,
+        scale=scale,
+        causal=causal,
+        dropout_p=dropout_p,
+        blame=blame,
+        check_scores=scores_may_overflow(q, k, scale),
+        mask_overflow=mask_overflow,
+    )
+
+
+def _attention(problem: Problem, rng: np.random.Generator | None) -> tuple[FloatArray, FloatArray]:
+    """The full form, which makes the weights: the context and the weights (..., L, S).
+
+    One additive bias from the mask and the causal flag, built once and broadcast; the
+    softmax in place on the scores. With dropout, one ``rng.random`` draw per weight in C
+    order over (..., L, S); a weight is kept where the draw is at least p.
     """
-    blame_scores, blame_values = blame
-    scores = _scores(q, k, blame_scores, scale=scale)  # (..., L, S): one row per query
-    if mask is not None:
-        scores = _masked(scores, mask)
-    if causal:
-        scores = np.where(causal_mask(q.shape[-2], k.shape[-2]), scores, -np.inf)
-    weights = _softmax(scores, out=scores)  # (..., L, S); a row with no key to see is 0
+    q, k, v, scale = problem.query, problem.key, problem.value, problem.scale
+    blame_scores, blame_values = problem.blame
+    if scale != 1 and math.frexp(scale)[0] == 0.5:  # a power of 2: exact on q, O(L·E)
+        q, scale = q * scale, 1.0
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked below
+        scores = q @ np.swapaxes(k, -1, -2)  # (..., L, S): one row per query
+        if scale != 1:
+            scores *= scale
+    if problem.check_scores:  # only when a bound on |q| |k| could not rule it out
+        check_no_overflow(scores, "a dot product", blame_scores)
+    bias = _bias(problem.mask, problem.causal, scores.shape[-2:], scores.dtype)
+    if bias is not None:
+        with np.errstate(over="ignore"):  # an overflow to +inf is caught by the maxima
+            scores += bias  # broadcast: (L, S) or the mask's own shape, never per batch
+    top = scores.max(axis=-1, keepdims=True)  # (..., L, 1)
+    if problem.mask is not None and problem.mask.dtype != np.bool_ and np.isposinf(top).any():
+        problem.mask_overflow()
+    weights, totals = _softmax_parts(scores, top=top, out=scores)  # in place
+    totals[totals == 0] = 1.0  # a row with no key to see: 0 / 1 = 0, not 0 / 0
+    weights /= totals  # (..., L, S): each row sums to 1
+    if problem.dropout_p > 0 and rng is not None:
+        keep = rng.random(weights.shape) >= problem.dropout_p  # (..., L, S), in C order
+        weights /= 1.0 - problem.dropout_p  # the survivors keep the expected value
+        weights *= keep  # the dropped weights become 0
     # (..., L, S) @ (..., S, Ev) -> (..., L, Ev). Weights sum to 1 up to rounding, so
     # values near the float range's edge can still overflow.
     context = checked_matmul(weights, v, "the weighted sum of the values", blame_values)
     return context, weights
 
 
-def _masked(scores: FloatArray, mask: NDArray[Any]) -> FloatArray:
-    """The scores with a checked mask applied: a False or ``-inf`` entry masks a key out."""
-    if mask.dtype == np.bool_:
-        masked: FloatArray = np.where(mask, scores, -np.inf)  # False: may not attend
-        return masked
-    with np.errstate(over="ignore"):  # e.g. -1e300 in float32: -inf, still masked
-        biased: FloatArray = (scores + mask).astype(scores.dtype)  # a float mask is added
-    if np.isposinf(biased).any():
-        raise ValueError(
-            f"mask added to the scores overflows {scores.dtype} (largest mask entry is "
-            f"{mask.max():.3g}); keep the float mask's entries small or -inf"
-        )
-    return biased
+def _bias(
+    mask: NDArray[Any] | None, causal: bool, shape: tuple[int, ...], dtype: np.dtype[Any]
+) -> FloatArray | None:
+    """One additive bias for the scores from a checked mask and the causal flag.
+
+    0 where a query may attend, ``-inf`` where it may not, plus a float mask's own
+    values; the mask's shape (broadcast with (L, S) if causal), never the batch's.
+    """
+    bias: FloatArray | None = None
+    if mask is not None and mask.dtype == np.bool_:
+        bias = np.where(mask, 0.0, -np.inf).astype(dtype)  # False: may not attend
+    elif mask is not None:
+        with np.errstate(over="ignore"):  # e.g. -1e300 in float32: -inf, still masked
+            bias = mask.astype(dtype)  # a float mask is added
+    if causal:
+        future = np.where(np.tri(*shape, dtype=np.bool_), 0.0, -np.inf).astype(dtype)  # (L, S)
+        bias = future if bias is None else bias + future
+    return bias
 
 
 def causal_mask(num_queries: int, num_keys: int | None = None) -> NDArray[np.bool_]:
@@ -387,16 +510,20 @@ class _Attention:
 
     @overload
     def __call__(
-        self, inputs: ArrayLike, *, return_weights: Literal[False] = ...
+        self,
+        inputs: ArrayLike,
+        *,
+        mask: ArrayLike | None = ...,
+        return_weights: Literal[False] = ...,
     ) -> FloatArray: ...
 
     @overload
     def __call__(
-        self, inputs: ArrayLike, *, return_weights: Literal[True]
+        self, inputs: ArrayLike, *, mask: ArrayLike | None = ..., return_weights: Literal[True]
     ) -> tuple[FloatArray, FloatArray]: ...
 
     def __call__(
-        self, inputs: ArrayLike, *, return_weights: bool = False
+        self, inputs: ArrayLike, *, mask: ArrayLike | None = None, return_weights: bool = False
     ) -> FloatArray | tuple[FloatArray, FloatArray]:
         """Attend: one output vector per token, and optionally the attention weights.
 
@@ -404,8 +531,16 @@ class _Attention:
         ----------
         inputs : array_like, shape (N, d_in) or (..., N, d_in)
             One embedding per token, with optional leading batch axes.
+        mask : array_like of bool or float, optional
+            Who may attend to whom, as in `scaled_dot_product_attention`: broadcastable
+            to the weights' shape, (..., N, N) for `SelfAttention` and (..., H, N, N)
+            for `MultiHeadAttention` (so a (N, N) mask applies to every head, and a
+            (..., H, N, N) one to each head on its own). Boolean: ``True`` may attend;
+            float: added to the scores. Combined with ``causal`` if both are set.
         return_weights : bool, default False
-            Also return the attention weights.
+            Also return the attention weights. Without them, nothing of size N x N
+            outlives the call: the softmax is divided after the product with the
+            values, and long sequences run in blocks.
 
         Returns
         -------
@@ -415,25 +550,39 @@ class _Attention:
             by side, mixed by ``W_out``.
         weights : numpy.ndarray, shape (..., N, N) or (..., H, N, N)
             Only with ``return_weights=True``. Row ``i`` holds how much token ``i``
-            attends to each token, summing to 1. `MultiHeadAttention` gives one such
-            matrix per head, ``weights[..., h, :, :]`` (PyTorch's
-            ``average_attn_weights=False``; average over axis -3 for its default).
+            attends to each token, summing to 1 (0 for a token that may attend to
+            nothing). `MultiHeadAttention` gives one such matrix per head,
+            ``weights[..., h, :, :]`` (PyTorch's ``average_attn_weights=False``;
+            average over axis -3 for its default).
 
         Raises
         ------
         TypeError
-            If `inputs` is not made of real numbers, or `return_weights` is not a bool.
+            If `inputs` is not made of real numbers, `mask` is neither boolean nor
+            float, or `return_weights` is not a bool.
         ValueError
-            If `inputs` is not (..., N, d_in) with N >= 1 or holds NaN or infinity, or
-            if a product of the inputs and the weights overflows (the message names
+            If `inputs` is not (..., N, d_in) with N >= 1 or holds NaN or infinity, if
+            `mask` does not broadcast to the weights' shape or holds NaN or ``+inf``,
+            or if a product of the inputs and the weights overflows (the message names
             them).
         """
         return_weights = as_flag(return_weights, "return_weights")
-        output, weights = self._forward(self._check_inputs(inputs))
-        return (output, weights) if return_weights else output
+        x = self._check_inputs(inputs)
+        checked = None if mask is None else as_mask(mask, self._weights_shape(x))
+        output, weights = self._forward(x, checked, return_weights)
+        if return_weights:
+            assert weights is not None
+            return output, weights
+        return output
 
-    def _forward(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """The output and the weights for checked inputs `x` (..., N, d_in)."""
+    def _weights_shape(self, x: FloatArray) -> tuple[int, ...]:
+        """The shape of the weights for checked inputs `x`: (..., N, N) or (..., H, N, N)."""
+        raise NotImplementedError
+
+    def _forward(
+        self, x: FloatArray, mask: NDArray[Any] | None, return_weights: bool
+    ) -> tuple[FloatArray, FloatArray | None]:
+        """The output, and the weights if asked for, for checked inputs `x` (..., N, d_in)."""
         raise NotImplementedError
 
     def _check_inputs(self, inputs: ArrayLike) -> FloatArray:
@@ -458,26 +607,39 @@ class _Attention:
         )
         return queries, keys, values  # each (..., N, d_out)
 
-    def _heads(self, x: FloatArray, num_heads: int) -> tuple[FloatArray, FloatArray]:
+    def _heads(
+        self,
+        x: FloatArray,
+        num_heads: int,
+        mask: NDArray[Any] | None,
+        return_weights: bool,
+    ) -> tuple[FloatArray, FloatArray | None]:
         """`num_heads` single-head attentions side by side, on blocks of the columns.
 
-        Returns the heads' context vectors merged, (..., N, d_out), and their weights,
-        (..., H, N, N).
+        Returns the heads' context vectors merged, (..., N, d_out), and, if asked for,
+        their weights, (..., H, N, N). `mask` is checked and broadcasts to those.
         """
         queries, keys, values = self._project(x)  # each (..., N, d_out)
         d_head = self.d_out // num_heads
-        context, weights = _attention(
+        problem = _problem(
             _split_heads(queries, num_heads),  # (..., H, N, d_head)
             _split_heads(keys, num_heads),  # (..., H, N, d_head)
             _split_heads(values, num_heads),  # (..., H, N, d_head)
+            (*x.shape[:-2], num_heads),
             scale=1.0 / math.sqrt(d_head),
             causal=self.causal,
+            mask=mask,
+            dropout_p=0.0,
             blame=(
                 {"inputs": x, "W_query": self.W_query, "W_key": self.W_key},
                 {"inputs": x, "W_value": self.W_value},
             ),
-        )  # context (..., H, N, d_head), weights (..., H, N, N)
-        return _merge_heads(context), weights  # (..., N, d_out): heads side by side
+        )
+        if return_weights:  # context (..., H, N, d_head), weights (..., H, N, N)
+            context, weights = _attention(problem, None)
+            return _merge_heads(context), weights  # (..., N, d_out): heads side by side
+        context = attend(problem, block_size=choose_block_size(problem, None), rng=None)
+        return _merge_heads(context), None
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -649,9 +811,18 @@ class SelfAttention(_Attention):
     def __repr__(self) -> str:
         return f"SelfAttention(d_in={self.d_in}, d_out={self.d_out}, causal={self.causal})"
 
-    def _forward(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
+    def _weights_shape(self, x: FloatArray) -> tuple[int, ...]:
+        return (*x.shape[:-2], x.shape[-2], x.shape[-2])  # (..., N, N)
+
+    def _forward(
+        self, x: FloatArray, mask: NDArray[Any] | None, return_weights: bool
+    ) -> tuple[FloatArray, FloatArray | None]:
         """One head over all d_out columns, and no output projection."""
-        context, weights = self._heads(x, num_heads=1)  # weights (..., 1, N, N)
+        if mask is not None and mask.ndim >= 3:
+            mask = np.expand_dims(mask, -3)  # (..., 1, N, N): the one head's axis
+        context, weights = self._heads(x, 1, mask, return_weights)  # weights (..., 1, N, N)
+        if weights is None:
+            return context, None
         return context, weights[..., 0, :, :]  # (..., N, d_out), (..., N, N)
 
 
@@ -830,9 +1001,15 @@ class MultiHeadAttention(_Attention):
             f"d_out={self.d_out}, d_head={self.d_head}, causal={self.causal})"
         )
 
-    def _forward(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
+    def _weights_shape(self, x: FloatArray) -> tuple[int, ...]:
+        return (*x.shape[:-2], self.num_heads, x.shape[-2], x.shape[-2])  # (..., H, N, N)
+
+    def _forward(
+        self, x: FloatArray, mask: NDArray[Any] | None, return_weights: bool
+    ) -> tuple[FloatArray, FloatArray | None]:
         """H heads, merged, then mixed by the output projection."""
-        context, weights = self._heads(x, self.num_heads)  # (..., N, d_out), (..., H, N, N)
+        # context (..., N, d_out), weights (..., H, N, N) or None
+        context, weights = self._heads(x, self.num_heads, mask, return_weights)
         blame = {"inputs": x, "W_value": self.W_value, "W_out": self.W_out}
         output = checked_matmul(context, self.W_out, "the output projection", blame)
         return output, weights  # output (..., N, d_out): the heads mixed
