@@ -230,9 +230,11 @@ def measure(case: Case, workers: dict[str, ProcessPoolExecutor], settings) -> di
         for kind, worker in workers.items():
             mine = [name for name in names if PEERS[name].process == kind]
             number |= worker.submit(prepare, case, mine, settings["min_time"]).result()
-    repeats = settings["long_repeats"] if fresh else settings["repeats"]
+    repeats = settings["repeats"] if not fresh else settings["long_repeats"]
+    repeats = 1 if case["n"] > settings["trace_max_n"] else repeats  # N=65536: one call
     runs: dict[str, list[float]] = {name: [] for name in names}
     memory: dict[str, Any] = {}
+    previous = None
     for repetition in range(repeats if names else 0):
         shift = repetition % len(names)
         for name in names[shift:] + names[:shift]:  # rotate: no one always goes first
@@ -242,8 +244,10 @@ def measure(case: Case, workers: dict[str, ProcessPoolExecutor], settings) -> di
                 growth = memory.setdefault(name, {}).get("rss_growth_bytes", 0)
                 memory[name]["rss_growth_bytes"] = max(growth, done["rss_growth_bytes"])
             else:
-                time.sleep(settings["settle"])  # while the other's threads stop spinning
+                if previous not in (None, PEERS[name].process):
+                    time.sleep(settings["settle"])  # while the other's threads stop spinning
                 runs[name].append(run(seconds_per_call, name))
+                previous = PEERS[name].process
 
     error = None
     baseline, reference = BASELINE[case["suite"]], REFERENCE[case["suite"]]
@@ -319,6 +323,7 @@ def run_grid(args: argparse.Namespace) -> dict[str, Any]:
     grid = json.loads(json.dumps(QUICK_GRID if args.quick else FULL_GRID))  # a copy
     for key in ("n", "d", "dtype"):
         grid["context"][key] = getattr(args, key) or grid["context"][key]
+    grid["long"]["n"] = args.long_n or grid["long"]["n"]
     grid = {suite: axes for suite, axes in grid.items() if suite in args.suites}
     settings = {"grid": grid, "repeats": args.repeats, "min_time": args.min_time}
     settings |= {"settle": args.settle, "loop_max_n": args.loop_max_n, "threads": args.threads}
@@ -385,9 +390,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     option("--d", type=int, nargs="+", help="context vectors: dimensions D (default 3 64 768)")
     option("--dtype", nargs="+", choices=FLOATS, help="context vectors: default both")
     option("--repeats", type=int, default=5, help="interleaved repetitions (5)")
-    option("--long-repeats", type=int, default=1, help="fresh-process runs per long case (1)")
+    option("--long-n", type=int, nargs="+", help="long sequences: N (16384 65536)")
+    option("--long-repeats", type=int, default=3, help="fresh-process runs, N <= 16384 (3)")
     option("--min-time", type=float, default=0.05, help="seconds a timing lasts at least (0.05)")
-    option("--settle", type=float, default=0.1, help="pause before each timing (0.1 s)")
+    option("--settle", type=float, default=0.15, help="pause to switch process (0.15 s)")
     option("--loop-max-n", type=int, default=512, help="time the loop form up to this N (512)")
     option("--threads", type=int, default=2, help="threads for every library (2)")
     option("--no-torch", action="store_true", help="leave PyTorch out")

@@ -46,11 +46,6 @@ def label(case: Case) -> str:
     return f"{case['dtype']}, N={case['n']}, D={case['d']}"
 
 
-def slower(case: Case, peer: str) -> float:
-    """The baseline's time ÷ `peer`'s (the stored ratios are peer ÷ baseline)."""
-    return 1 / case["ratios"][peer]
-
-
 def memory_excess(case: Case) -> int:
     """Bytes of the full form's peak beyond one N x N array plus the output."""
     memory = case["memory"]
@@ -67,18 +62,6 @@ def memory_slack(case: Case) -> int:
     return 8 * case["n"] * itemsize + 128 * 1024
 
 
-def where(suite: str, **values: Any) -> Callable[[Case], bool]:
-    return lambda case: case["suite"] == suite and all(case[k] == v for k, v in values.items())
-
-
-def ratio_to(peer: str, suite: str, test: Callable[[Case], bool] = lambda case: True):
-    return lambda case: case["suite"] == suite and peer in case["ratios"] and test(case)
-
-
-def measured(peer: str, key: str, test: Callable[[Case], bool]) -> Callable[[Case], bool]:
-    return lambda case: test(case) and case["memory"].get(peer, {}).get(key) is not None
-
-
 @dataclass(frozen=True)
 class Target:
     issue: int
@@ -93,109 +76,91 @@ class Target:
         return value >= self.threshold if self.higher_is_better else value <= self.threshold
 
 
-LONG_16K = where("long", n=16384, d=64, dtype="float64")
-LONG_64K = where("long", n=65536, d=64, dtype="float64")
+Test = Callable[[Case], bool]
+
+
+def long(n: int) -> Test:
+    return lambda case: case["n"] == n and case["d"] == 64 and case["dtype"] == "float64"
+
+
+def faster(issue: int, text: str, suite: str, peer: str, limit: float, test: Test = bool) -> Target:
+    """Ours (the suite's baseline) within `limit` times `peer`'s time, where `test` holds."""
+    applies = lambda case: case["suite"] == suite and peer in case["ratios"] and test(case)  # noqa: E731
+    return Target(issue, text, applies, lambda case: 1 / case["ratios"][peer], limit)
+
+
+def peak(issue: int, text: str, suite: str, key: str, mib: float, test: Test) -> Target:
+    """The blocked form's peak `key` (tracemalloc or RSS) at most `mib` MiB."""
+    get = lambda case: case["memory"].get("blocked", {}).get(key)  # noqa: E731
+    applies = lambda case: case["suite"] == suite and test(case) and get(case) is not None  # noqa: E731
+    return Target(
+        issue, text, applies, lambda c: get(c) / MIB, mib, show=lambda v, c: f"{v:,.3g} MiB"
+    )
+
+
+def agrees(issue: int, text: str, suites: tuple[str, ...], limit: float) -> Target:
+    applies = lambda case: case["suite"] in suites and case["dtype"] == "float64"  # noqa: E731
+    return Target(issue, text, applies, lambda c: c["error"], limit, show=lambda v, c: f"{v:.1e}")
+
+
+def scipy(text: str, limit: float, test: Test = bool) -> Target:
+    target = faster(2, text, "context", "scipy", limit, test)
+    return Target(2, text, target.applies, lambda c: c["ratios"]["scipy"], limit, True)
+
+
+AT = "N=16384, D=64, float64: the blocked form's"
+AT64K = "N=65536, D=64, float64: the blocked form"
+FUSED = "ours (block_size=None) ≤ {}" + TIMES + " PyTorch fused's time, N ≥ 4096, D = {}"
+FUSED_AT = {
+    3: lambda c: c["n"] >= 4096 and c["d"] < 768,
+    768: lambda c: c["n"] >= 4096 and c["d"] == 768,
+}
+ERROR = "float64: max abs error vs PyTorch ≤ {} " + TIMES + " max(1, max abs result)"
+NXN = f"the full form's peak: one {SQUARE} array and the output, ± 8 length-N vectors and 128 KiB"
 TARGETS = {
-    "blocked-16k-memory": Target(
-        11,
-        "N=16384, D=64, float64: the blocked form's peak memory ≤ 64 MiB (tracemalloc)",
-        measured("blocked", "peak_bytes", LONG_16K),
-        lambda case: case["memory"]["blocked"]["peak_bytes"] / MIB,
-        64,
-        show=lambda value, case: f"{value:.3g} MiB",
+    "blocked-16k-memory": peak(
+        11, f"{AT} peak ≤ 64 MiB (tracemalloc)", "long", "peak_bytes", 64, long(16384)
     ),
-    "blocked-16k-time": Target(
-        11,
-        f"N=16384, D=64, float64: the blocked form's time ≤ 1.2{TIMES} the full form's",
-        ratio_to("full", "long", LONG_16K),
-        lambda case: slower(case, "full"),
-        1.2,
+    "blocked-16k-time": faster(
+        11, f"{AT} time ≤ 1.2{TIMES} the full form's", "long", "full", 1.2, long(16384)
     ),
-    "blocked-64k-memory": Target(
-        11,
-        "N=65536, D=64, float64: the blocked form completes within 4 GiB (RSS growth)",
-        measured("blocked", "rss_growth_bytes", LONG_64K),
-        lambda case: case["memory"]["blocked"]["rss_growth_bytes"] / MIB,
-        4096,
-        show=lambda value, case: f"{value:,.0f} MiB",
+    "blocked-64k-memory": peak(
+        11, f"{AT64K} completes in 4 GiB (RSS)", "long", "rss_growth_bytes", 4096, long(65536)
     ),
-    "blocked-64k-time": Target(
-        11,
-        f"N=65536, D=64, float64: the blocked form ≤ 2{TIMES} PyTorch fused's time",
-        ratio_to("torch_fused", "long", LONG_64K),
-        lambda case: slower(case, "torch_fused"),
-        2.0,
+    "blocked-64k-time": faster(
+        11, f"{AT64K} ≤ 2{TIMES} PyTorch fused's time", "long", "torch_fused", 2.0, long(65536)
     ),
-    "default-fused-small-d": Target(
-        11,
-        f"ours (block_size=None) ≤ 1.5{TIMES} PyTorch fused's time for N ≥ 4096, D = 3 and 64",
-        ratio_to("torch_fused", "context", lambda case: case["n"] >= 4096 and case["d"] < 768),
-        lambda case: slower(case, "torch_fused"),
-        1.5,
+    "default-fused-small-d": faster(
+        11, FUSED.format(1.5, "3 and 64"), "context", "torch_fused", 1.5, FUSED_AT[3]
     ),
-    "default-fused-768": Target(
-        11,
-        f"ours (block_size=None) ≤ 1.1{TIMES} PyTorch fused's time for N ≥ 4096, D = 768",
-        ratio_to("torch_fused", "context", lambda case: case["n"] >= 4096 and case["d"] == 768),
-        lambda case: slower(case, "torch_fused"),
-        1.1,
+    "default-fused-768": faster(
+        11, FUSED.format(1.1, 768), "context", "torch_fused", 1.1, FUSED_AT[768]
     ),
-    "sdpa-1.5x": Target(
-        16,
-        f"scaled_dot_product_attention ≤ 1.5{TIMES} PyTorch's time",
-        ratio_to("torch_sdpa", "sdpa"),
-        lambda case: slower(case, "torch_sdpa"),
-        1.5,
+    "sdpa-1.5x": faster(
+        16, f"scaled_dot_product_attention ≤ 1.5{TIMES} PyTorch's time", "sdpa", "torch_sdpa", 1.5
     ),
-    "mha-1.2x": Target(
-        16,
-        f"MultiHeadAttention ≤ 1.2{TIMES} torch.nn.MultiheadAttention's time",
-        ratio_to("torch_mha", "mha"),
-        lambda case: slower(case, "torch_mha"),
-        1.2,
+    "mha-1.2x": faster(
+        16, f"MultiHeadAttention ≤ 1.2{TIMES} PyTorch's time", "mha", "torch_mha", 1.2
     ),
-    "trainable-agreement-float64": Target(
-        16,
-        f"trainable path agrees with PyTorch in float64: max abs error ≤ 1e-12 {TIMES} max(1, max abs)",
-        lambda case: case["suite"] in ("sdpa", "mha") and case["dtype"] == "float64",
-        lambda case: case["error"],
-        1e-12,
-        show=lambda value, case: f"{value:.1e}",
+    "trainable-agreement-float64": agrees(
+        16, "trainable, " + ERROR.format("1e-12"), ("sdpa", "mha"), 1e-12
     ),
-    "scipy-never-slower": Target(
-        2,
-        "ours never slower than the scipy pipeline (scipy ÷ ours ≥ 1)",
-        ratio_to("scipy", "context"),
-        lambda case: case["ratios"]["scipy"],
-        1.0,
-        higher_is_better=True,
+    "scipy-never-slower": scipy(
+        "ours never slower than the scipy pipeline (scipy ÷ ours ≥ 1)", 1.0
     ),
-    "scipy-1.3x-large-n": Target(
-        2,
-        f"ours at least 1.3{TIMES} faster than the scipy pipeline for N ≥ 4096",
-        ratio_to("scipy", "context", lambda case: case["n"] >= 4096),
-        lambda case: case["ratios"]["scipy"],
-        1.3,
-        higher_is_better=True,
+    "scipy-1.3x-large-n": scipy(
+        f"ours ≥ 1.3{TIMES} faster than scipy for N ≥ 4096", 1.3, lambda c: c["n"] >= 4096
     ),
     "memory-one-nxn": Target(
         2,
-        f"the full form's peak: one {SQUARE} array plus the output, "
-        "give or take 8 length-N vectors and 128 KiB",
-        measured("full", "peak_bytes", where("context")),
-        lambda case: memory_excess(case) / memory_slack(case),  # the share of slack used
-        1.0,
-        show=lambda value, case: (
-            f"{_bytes(memory_excess(case))} over, of {_bytes(memory_slack(case))} allowed"
-        ),
+        NXN,
+        lambda c: c["suite"] == "context" and "peak_bytes" in c["memory"].get("full", {}),
+        lambda c: memory_excess(c) / memory_slack(c),
+        1.0,  # the share of slack used
+        show=lambda v, c: f"{_bytes(memory_excess(c))} over, of {_bytes(memory_slack(c))} allowed",
     ),
-    "context-agreement-float64": Target(
-        2,
-        f"ours agrees with PyTorch in float64: max abs error ≤ 1e-13 {TIMES} max(1, max abs Z)",
-        lambda case: case["suite"] == "context" and case["dtype"] == "float64",
-        lambda case: case["error"],
-        1e-13,
-        show=lambda value, case: f"{value:.1e}",
+    "context-agreement-float64": agrees(
+        2, "context vectors, " + ERROR.format("1e-13"), ("context",), 1e-13
     ),
 }
 
@@ -346,7 +311,7 @@ def render_table(results: dict[str, Any]) -> str:
     line = [case for case in line if case["dtype"] == "float64"]
     lines += ["", "**Long sequences** (D=64, float64): time, and the growth of a fresh "]
     lines[-1] += "process's maximum resident set over one call (RSS), for every form."
-    header = ["N", "form", "time", f"{TIMES} bound", "÷ PyTorch fused", "tracemalloc", "RSS"]
+    header = ["N", "form", "time", "÷ bound", "÷ PyTorch fused", "tracemalloc", "RSS"]
     rows = []
     for case in sorted(line, key=lambda case: case["n"]):
         fused = median(case, "torch_fused")

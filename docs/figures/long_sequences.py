@@ -8,8 +8,16 @@ from __future__ import annotations
 
 from _style import Theme, new_figure
 from matplotlib.figure import Figure
-from performance import FORMS, bound, line_cases, load_results, log_axes, median_seconds
-from performance import plot_forms, rss
+from performance import (
+    FORMS,
+    bound,
+    line_cases,
+    load_results,
+    log_axes,
+    median_seconds,
+    plot_forms,
+    rss,
+)
 
 SHOWN = {form: FORMS[form] for form in ("full", "blocked", "torch_fused")}
 BLOCK, D, ITEMSIZE = 512, 64, 8  # as the benchmark calls the blocked form
