@@ -40,13 +40,19 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ._validate import FloatArray, Operands, check_no_overflow
+from .normalize import _softmax_parts
 
 # The full form makes the (..., L, S) scores at once while they take at most this much.
 SCORES_BUDGET = 256 << 20  # bytes
-# Rows and keys per block when blocking: a (256 x 512) block of float64 scores is 1 MiB,
-# which stays in a core's L2 cache through max, shift, exp, sum and the product with V.
+# Rows and keys per block when blocking: a (256 x 256) block of float64 scores is 512 KiB,
+# which stays in a core's 2 MiB L2 cache through max, shift, exp, sum and the product
+# with V. Measured on 2 cores (N = 4096 to 16384, D = 3 to 768): 256 is as fast as 512
+# or 1024 or faster, except at D = 768, where it is within 15 %.
 ROW_BLOCK = 256
-KEY_BLOCK = 512
+KEY_BLOCK = 256
+# Up to this many keys, a unit takes them all in one block (the full form); beyond,
+# blocks of KEY_BLOCK were measured faster (N = 4096, D = 3 and 64: 1.5x to 2x).
+FULL_FORM_KEYS = 1024
 # Below this many score entries in total, threads cost more than they save.
 THREAD_MIN_SCORES = 1 << 18
 # Each unit's scores, in the full form: small enough to stay in cache.
@@ -83,43 +89,58 @@ def scores_may_overflow(q: FloatArray, k: FloatArray, scale: float) -> bool:
     check of their own.
     """
     info = np.finfo(q.dtype)
-    with np.errstate(over="ignore"):
-        bound = 2.0 * q.shape[-1] * float(np.abs(q).max()) * float(np.abs(k).max()) * scale
+    size_q = max(float(q.max()), -float(q.min()))  # max |q| without an |q| array
+    size_k = max(float(k.max()), -float(k.min()))
+    bound = 2.0 * q.shape[-1] * size_q * size_k * scale  # Python floats: inf, no warning
     return not bound < float(info.max)
 
 
 def choose_block_size(problem: Problem, block_size: int | None) -> int | None:
-    """The key block to use: `block_size` if given, else by the rule of `SCORES_BUDGET`.
+    """The key block to use: `block_size` if given, else by the number of keys.
 
-    None (the full form, all keys of a unit at once) while all the (..., L, S) scores
-    would fit in `SCORES_BUDGET`; `KEY_BLOCK` beyond, where the full form could not
-    even allocate them on a small machine.
+    None (the full form: each unit takes all S keys at once) while S is at most
+    `FULL_FORM_KEYS`, `KEY_BLOCK` beyond. Neither makes the (..., L, S) scores: a unit
+    of the full form holds at most `UNIT_BYTES` of them (or one row block's worth).
     """
     if block_size is not None:
         return block_size
-    scores = math.prod(problem.batch) * problem.query.shape[-2] * problem.key.shape[-2]
-    return None if scores * problem.query.dtype.itemsize <= SCORES_BUDGET else KEY_BLOCK
+    return None if problem.key.shape[-2] <= FULL_FORM_KEYS else KEY_BLOCK
 
 
 def attend(
-    problem: Problem, *, block_size: int | None, rng: np.random.Generator | None
-) -> FloatArray:
-    """The context (..., L, Ev) of a checked problem, in blocks of `block_size` keys.
+    problem: Problem,
+    *,
+    block_size: int | None,
+    rng: np.random.Generator | None,
+    return_weights: bool = False,
+) -> tuple[FloatArray, FloatArray | None]:
+    """The context (..., L, Ev) of a checked problem, and the weights if asked for.
 
     ``block_size=None`` is the full form: each unit sees all its keys at once. With
-    dropout, the draws are made in the order of the units, which is C order over
-    (..., L, S): the same seed drops the same weights as the full form does.
+    `return_weights` (the full form only) each unit computes its scores in its part of
+    the (..., L, S) weights, softmaxes them there and multiplies them with the values.
+    With dropout, the draws are made in the order of the units, which is C order over
+    (..., L, S): the same seed drops the same weights in every form.
     """
     q, v = problem.query, problem.value
     num_queries, num_keys = q.shape[-2], problem.key.shape[-2]
     context = np.empty((*problem.batch, num_queries, v.shape[-1]), q.dtype)
+    weights = np.empty((*problem.batch, num_queries, num_keys), q.dtype) if return_weights else None
+    if return_weights:
+        block_size = None
     units = list(_units(problem, block_size))
     total = math.prod(problem.batch) * num_queries * num_keys
     workers = min(_cores(), len(units)) if total >= THREAD_MIN_SCORES else 1
     key_block = num_keys if block_size is None else block_size
 
     def run(unit: tuple[slice, ...], keep: NDArray[np.bool_] | None) -> None:
-        context[unit] = _unit(problem, unit, key_block, keep)
+        # Overflows are checked where they matter (the scores, a float mask, the
+        # context), not warned about; errstate is per thread, so set in each.
+        with np.errstate(over="ignore", invalid="ignore"):
+            if weights is None:
+                context[unit] = _unit(problem, unit, key_block, keep)
+            else:
+                context[unit] = _unit_weights(problem, unit, keep, weights[unit])
 
     def draws(unit: tuple[slice, ...]) -> NDArray[np.bool_] | None:
         if problem.dropout_p == 0 or rng is None:
@@ -141,7 +162,7 @@ def attend(
     # Weights sum to 1 up to rounding, so values near the float range's edge can
     # still overflow; O(L·Ev) to check.
     check_no_overflow(context, "the weighted sum of the values", problem.blame[1])
-    return context
+    return context, weights
 
 
 def _units(problem: Problem, block_size: int | None) -> Iterator[tuple[slice, ...]]:
@@ -160,8 +181,10 @@ def _units(problem: Problem, block_size: int | None) -> Iterator[tuple[slice, ..
         yield (slice(None),) * (len(batch) + 1)  # everything at once, as numpy likes it
         return
     key_block = num_keys if block_size is None else min(block_size, num_keys)
-    rows = ROW_BLOCK if block_size is None else block_size
-    rows = max(1, min(rows, UNIT_BYTES // (key_block * itemsize)))
+    if block_size is None:  # the full form: as many rows as keep the scores in cache
+        rows = max(1, min(ROW_BLOCK, UNIT_BYTES // (key_block * itemsize)))
+    else:  # blocks of block_size queries (and keys): O(block_size^2) of scores
+        rows = block_size
     if num_queries <= rows and batch:
         chunk = max(1, rows // num_queries)  # entries of the last batch axis per unit
         for prefix in np.ndindex(batch[:-1]):
@@ -202,6 +225,69 @@ def _pick(array: NDArray[Any], index: tuple[slice, ...]) -> NDArray[Any]:
     ]
 
 
+def _operands(
+    problem: Problem, unit: tuple[slice, ...]
+) -> tuple[FloatArray, FloatArray, FloatArray, NDArray[Any] | None, float]:
+    """A unit's queries (..., B, E), keys (..., S, E), values, mask and remaining scale.
+
+    A scale that is a power of 2 is applied to the queries, where it is exact and costs
+    O(B·E) rather than O(B·S); any other scale is left to multiply the scores.
+    """
+    lead = unit[:-1]
+    q = _pick(problem.query, unit)  # (..., B, E)
+    k = _pick(problem.key, (*lead, slice(None)))  # (..., S, E)
+    v = _pick(problem.value, (*lead, slice(None)))  # (..., S, Ev)
+    mask = None if problem.mask is None else _pick(problem.mask, (*unit, slice(None)))
+    scale = problem.scale
+    if scale != 1 and math.frexp(scale)[0] == 0.5:
+        q, scale = q * scale, 1.0
+    return q, k, v, mask, scale
+
+
+def _block_scores(
+    problem: Problem,
+    q: FloatArray,
+    k: FloatArray,
+    mask: NDArray[Any] | None,
+    scale: float,
+    rows: tuple[int, int],
+    keys: tuple[int, int],
+    lead: tuple[int, ...],
+    out: FloatArray | None = None,
+) -> tuple[FloatArray, FloatArray]:
+    """The masked scores of query rows ``rows`` against keys ``keys``, and their maxima.
+
+    (..., B, C) and (..., B, 1); into `out` if given. A score that overflows (possible
+    only if `problem.check_scores`) or a float mask that overflows is an error. Like
+    `_unit` and `_unit_weights`, runs under ``np.errstate(over="ignore",
+    invalid="ignore")`` (see `attend`): a float mask of -1e300 in float32 is -inf, a
+    difference beyond the float range is -inf, whose exp is 0, and the context is
+    checked once at the end.
+    """
+    (row0, num_rows), (start, end) = rows, keys
+    if out is None:  # the unit's batch shape: the values or the mask may widen it
+        out = np.empty((*lead, num_rows, end - start), q.dtype)
+    scores = np.matmul(q, np.swapaxes(k[..., start:end, :], -1, -2), out=out)  # (..., B, C)
+    if scale != 1:
+        scores *= scale
+    if problem.check_scores:
+        check_no_overflow(scores, "a dot product", problem.blame[0])
+    if mask is not None:
+        block = mask[..., start:end] if mask.shape[-1] != 1 else mask
+        if block.dtype == np.bool_:
+            np.copyto(scores, -np.inf, where=~block)  # False: may not attend
+        else:
+            scores += block
+    if problem.causal and end - 1 > row0:  # some key here comes after some query
+        # query row0 + a sees key start + b iff b - a <= row0 - start
+        seen = np.tri(num_rows, end - start, row0 - start, dtype=np.bool_)
+        np.copyto(scores, -np.inf, where=~seen)
+    top = scores.max(axis=-1, keepdims=True)  # (..., B, 1)
+    if mask is not None and mask.dtype != np.bool_ and np.isposinf(top).any():
+        problem.mask_overflow()
+    return scores, top
+
+
 def _unit(
     problem: Problem,
     unit: tuple[slice, ...],
@@ -209,67 +295,65 @@ def _unit(
     keep: NDArray[np.bool_] | None,
 ) -> FloatArray:
     """The context rows of one unit, walking over the keys in blocks of `key_block`."""
-    lead, rows = unit[:-1], unit[-1]
-    row0 = rows.start or 0
-    q = _pick(problem.query, unit)  # (..., B, E)
-    k = _pick(problem.key, (*lead, slice(None)))  # (..., S, E)
-    v = _pick(problem.value, (*lead, slice(None)))  # (..., S, Ev)
-    mask = None if problem.mask is None else _pick(problem.mask, (*unit, slice(None)))
-    num_rows, num_keys = q.shape[-2], k.shape[-2]
-    scale = problem.scale
-    if scale != 1 and math.frexp(scale)[0] == 0.5:  # a power of 2: exact on q, O(B·E)
-        q, scale = q * scale, 1.0
-    stop = min(num_keys, row0 + num_rows) if problem.causal else num_keys  # later keys: unseen
+    q, k, v, mask, scale = _operands(problem, unit)
+    row0, num_rows, num_keys = unit[-1].start or 0, q.shape[-2], k.shape[-2]
+    stop = min(num_keys, row0 + num_rows) if problem.causal else num_keys  # later: unseen
+    lead = _shape(problem, unit)[:-2]  # the unit's batch axes
     top = acc = total = None
     for start in range(0, stop, key_block):
         end = min(start + key_block, stop)
-        with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked below
-            scores = q @ np.swapaxes(k[..., start:end, :], -1, -2)  # (..., B, C)
-            if scale != 1:
-                scores *= scale
-        if problem.check_scores:
-            check_no_overflow(scores, "a dot product", problem.blame[0])
-        if mask is not None:
-            block = mask[..., start:end] if mask.shape[-1] != 1 else mask
-            if block.dtype == np.bool_:
-                np.copyto(scores, -np.inf, where=~block)  # False: may not attend
-            else:
-                with np.errstate(over="ignore"):  # e.g. -1e300 in float32: -inf, masked
-                    scores += block
-        if problem.causal and end - 1 > row0:  # some key here comes after some query
-            # query row0 + a sees key start + b iff b - a <= row0 - start
-            seen = np.tri(num_rows, end - start, row0 - start, dtype=np.bool_)
-            np.copyto(scores, -np.inf, where=~seen)
-        block_top = scores.max(axis=-1, keepdims=True)  # (..., B, 1)
-        if mask is not None and mask.dtype != np.bool_ and np.isposinf(block_top).any():
-            problem.mask_overflow()
+        scores, block_top = _block_scores(
+            problem, q, k, mask, scale, (row0, num_rows), (start, end), lead
+        )
         new_top = block_top if top is None else np.maximum(top, block_top)
         shift = np.where(np.isneginf(new_top), 0.0, new_top)  # nothing seen yet: exp(-inf) = 0
-        with np.errstate(over="ignore"):  # beyond the float range: -inf, whose exp is 0
-            np.subtract(scores, shift, out=scores)
+        np.subtract(scores, shift, out=scores)
         np.exp(scores, out=scores)  # (..., B, C): unnormalised weights in [0, 1]
         sums = scores.sum(axis=-1, keepdims=True)  # (..., B, 1): all of them, kept or not
         if keep is not None:
             scores *= keep[..., start:end]  # only the kept ones reach the values
-        with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked by attend
-            part = scores @ v[..., start:end, :]  # (..., B, Ev)
-            if top is None or acc is None or total is None:
-                acc, total = part, sums
-            else:
-                rescale = np.exp(top - shift)  # (..., B, 1): e^(m_old - m_new); 0 if m_old = -inf
-                acc *= rescale
-                acc += part
-                total *= rescale
-                total += sums
+        part = scores @ v[..., start:end, :]  # (..., B, Ev)
+        if top is None or acc is None or total is None:
+            acc, total = part, sums
+        else:
+            rescale = np.exp(top - shift)  # (..., B, 1): e^(m_old - m_new); 0 if m_old = -inf
+            acc *= rescale
+            acc += part
+            total *= rescale
+            total += sums
         top = new_top
     assert acc is not None  # stop >= 1: at least one block
     assert total is not None
     total[total == 0] = 1.0  # a row with no key to see: 0 / 1 = 0, not 0 / 0
     if keep is not None:
         total *= 1.0 - problem.dropout_p  # the kept weights are divided by 1 - p
-    with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked by attend
-        acc /= total  # (..., B, Ev): normalise B x Ev numbers, not B x S
+    acc /= total  # (..., B, Ev): normalise B x Ev numbers, not B x S
     context: FloatArray = acc
+    return context
+
+
+def _unit_weights(
+    problem: Problem,
+    unit: tuple[slice, ...],
+    keep: NDArray[np.bool_] | None,
+    weights: FloatArray,
+) -> FloatArray:
+    """The context rows of one unit, with its weights (..., B, S) made in `weights`."""
+    q, k, v, mask, scale = _operands(problem, unit)
+    row0, num_rows, num_keys = unit[-1].start or 0, q.shape[-2], k.shape[-2]
+    stop = min(num_keys, row0 + num_rows) if problem.causal else num_keys  # later: 0
+    weights[..., stop:] = 0.0
+    seen = weights[..., :stop]  # (..., B, stop): a view
+    _, top = _block_scores(
+        problem, q, k, mask, scale, (row0, num_rows), (0, stop), seen.shape[:-2], out=seen
+    )
+    _, totals = _softmax_parts(seen, top=top, out=seen)  # in place
+    totals[totals == 0] = 1.0  # a row with no key to see: 0 / 1 = 0, not 0 / 0
+    seen /= totals  # (..., B, S): each row sums to 1
+    if keep is not None:
+        seen /= 1.0 - problem.dropout_p  # the survivors keep the expected value
+        seen *= keep[..., :stop]  # the dropped weights become 0
+    context: FloatArray = seen @ v[..., :stop, :]  # (..., B, Ev)
     return context
 
 

@@ -149,6 +149,12 @@ def check_finite(x: FloatArray, name: str, *, allow_neg_inf: bool = False) -> No
 
     With `allow_neg_inf`, ``-inf`` passes: it is how a score is masked out.
     """
+    # The cheap test first: one sum, no boolean array. A NaN or an infinity makes the sum
+    # NaN or infinite; a finite sum proves every entry finite. Only a sum that is not
+    # (a bad entry, -inf allowed or not, or an overflow of the sum itself) looks closer.
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.add.reduce(x, axis=None)):
+            return
     ok = np.isfinite(x)
     if allow_neg_inf:
         ok |= np.isneginf(x)

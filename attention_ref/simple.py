@@ -18,7 +18,7 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._online import KEY_BLOCK, SCORES_BUDGET, Problem, attend, scores_may_overflow
+from ._online import FULL_FORM_KEYS, KEY_BLOCK, SCORES_BUDGET, Problem, attend, scores_may_overflow
 from ._validate import (
     FloatArray,
     Operands,
@@ -215,9 +215,8 @@ def context_vectors(inputs: ArrayLike, block_size: int | None = None) -> FloatAr
     block_size : int, optional
         Process the queries in blocks of this many rows and, within each, the keys in
         blocks of this many columns, with the online softmax (see Notes): extra memory
-        O(block_size^2 + N·D) instead of O(N^2). ``None`` (the default) chooses: the
-        full form while the (..., N, N) scores take at most 256 MiB, blocks of 512
-        beyond.
+        O(block_size^2 + N·D) instead of O(N^2). ``None`` (the default) chooses by
+        the rule in Notes.
 
     Returns
     -------
@@ -262,10 +261,13 @@ def context_vectors(inputs: ArrayLike, block_size: int | None = None) -> FloatAr
     relative in float64 in the tests). Blocks of queries are independent: with enough
     work they run on all cores, each with one BLAS thread.
 
-    The rule for ``block_size=None``, measured on 2 cores (see the "Long sequences"
-    page's benchmark): up to 256 MiB of scores the full form is as fast as blocks or
-    faster (one BLAS call for all scores, the softmax in cache-sized slices); beyond,
-    blocks of 512 keep the memory at a few MiB at no loss of speed.
+    The rule for ``block_size=None``, measured on 2 cores against blocks of 256
+    (N = 1024 to 8192, D = 3, 64 and 768): the full form while N <= 1024 or
+    8·D >= N (there numpy's symmetric product ``syrk`` does half the work, and at
+    N = 4096, D = 768 the full form was 1.5 times faster), as long as its N x N
+    scores take at most 256 MiB; blocks of 256 otherwise, which were 1.2 to 2.4
+    times faster at D = 3 and 64 and need a few MiB. ``block_size=N`` (or more)
+    is one block: the full form's memory, whatever N.
 
     Examples
     --------
@@ -292,9 +294,11 @@ def context_vectors(inputs: ArrayLike, block_size: int | None = None) -> FloatAr
     """
     x = as_inputs(inputs)
     block_size = as_block_size(block_size)
-    if block_size is not None or math.prod(x.shape[:-1]) * x.shape[-2] * x.itemsize > (
-        SCORES_BUDGET
-    ):
+    num_tokens, dim = x.shape[-2:]
+    too_big = math.prod(x.shape[:-1]) * num_tokens * x.itemsize > SCORES_BUDGET
+    if block_size is None and (too_big or (num_tokens > FULL_FORM_KEYS and 8 * dim < num_tokens)):
+        block_size = KEY_BLOCK
+    if block_size is not None:
         problem = Problem(
             query=x,
             key=x,
@@ -308,7 +312,7 @@ def context_vectors(inputs: ArrayLike, block_size: int | None = None) -> FloatAr
             check_scores=scores_may_overflow(x, x, 1.0),
             mask_overflow=lambda: None,  # no mask
         )
-        return attend(problem, block_size=block_size or KEY_BLOCK, rng=None)
+        return attend(problem, block_size=block_size, rng=None)[0]
     *batch, num_tokens, dim = x.shape
     context = np.empty(x.shape, x.dtype)  # (..., N, D): the result, C-ordered
     # Speed, measured in benchmarks/: for x @ x.T numpy calls BLAS syrk (half the

@@ -49,12 +49,10 @@ from ._validate import (
     as_positive_int,
     as_probability,
     as_scale,
-    check_no_overflow,
     check_query_key_value,
     check_same_shape,
     checked_matmul,
 )
-from .normalize import _softmax_parts
 
 __all__ = [
     "MultiHeadAttention",
@@ -144,6 +142,12 @@ def scaled_dot_product_attention(
         Where the dropout draws come from, read as ``numpy.random.default_rng(rng)``
         does: a seed (the same seed gives the same result), a generator (which
         advances), or None for fresh entropy. Unused when `dropout_p` is 0.
+    block_size : int, optional
+        Process the queries in blocks of this many rows and, within each, the keys
+        in blocks of this many, with the online softmax (see Notes): extra memory
+        O(block_size^2 + L·Ev), never (..., L, S). ``None`` (the default) chooses
+        by the rule in Notes. Ignored with ``return_weights=True``, whose weights
+        are (..., L, S) anyway.
     return_weights : bool, default False
         Also return the attention weights.
 
@@ -163,15 +167,15 @@ def scaled_dot_product_attention(
     TypeError
         If `query`, `key` or `value` is not made of real numbers, `mask` is neither
         boolean nor float, `scale` or `dropout_p` is not a real number, `rng` is
-        not an integer, a generator or None, or `causal` or `return_weights` is
-        not a bool.
+        not an integer, a generator or None, `block_size` is not an integer or
+        None, or `causal` or `return_weights` is not a bool.
     ValueError
         If an array is not (..., N, D) with N, D >= 1 or holds NaN or infinity; if
         `key` and `query` differ in E, or `value` and `key` in S, or their leading
         axes do not broadcast; if `mask` does not broadcast to (..., L, S) or holds
         NaN or ``+inf``; if `scale` is not a finite number > 0; if `dropout_p` is
-        not in [0, 1); if `rng` is a negative integer; or if the scores or the
-        weighted sum of the values overflow.
+        not in [0, 1); if `rng` is a negative integer; if `block_size` is less
+        than 1; or if the scores or the weighted sum of the values overflow.
 
     See Also
     --------
@@ -195,6 +199,29 @@ def scaled_dot_product_attention(
     the dot product of two vectors with independent unit-variance entries has
     variance $E$, and softmax of widely spread scores is nearly one-hot.
     Softmax is the stable `softmax`.
+
+    Without `return_weights`, the queries are processed in independent units (a
+    block of rows, or all rows of a few batch entries) that run on all cores when
+    there is enough work, each unit walking over its keys in blocks. Each query
+    keeps a running maximum $m$, a running sum $\ell$ and an unnormalised
+    output $o$ (Milakov and Gimelshein 2018; Dao et al. 2022): a block of
+    scores $s_j$ whose maximum raises $m$ to $m'$ rescales what came
+    before by $e^{m - m'}$,
+
+    $$
+    \ell \leftarrow e^{m - m'} \ell + \sum_j e^{s_j - m'}, \qquad
+    o \leftarrow e^{m - m'} o + \sum_j e^{s_j - m'} v_j,
+    $$
+
+    and $o / \ell$ is the result: the division is made on L x Ev numbers,
+    not on the weights. With ``causal=True`` the key blocks entirely after a
+    block's last query are skipped. The rule for ``block_size=None``: all the keys
+    in one block while S <= 1024 (the full form, in units whose scores take at most
+    2 MiB, so nothing of size (..., L, S) is made either), blocks of 256 queries and
+    256 keys beyond. Measured on 2 cores at N = 4096 and D = 3 and 64, the blocks
+    are 1.5 to 2 times faster than all keys at once, as their scores stay in the
+    cache; at D = 768 they are as fast. At N = 16384, D = 64 in float64 they take
+    about 12 MiB instead of the 2 GiB of the scores.
 
     Dropout keeps weight $(i, j)$ where the draw $u_{ij}$ is at least
     $p$ and zeroes it elsewhere:
@@ -257,6 +284,14 @@ def scaled_dot_product_attention(
     array([[0.    , 0.    , 0.    ],
            [0.2328, 0.4874, 0.7135]])
 
+    In blocks of 4 queries and 4 keys, the same numbers without the 6 x 6 array:
+
+    >>> scaled_dot_product_attention(
+    ...     INPUTS, INPUTS, INPUTS, causal=True, block_size=4
+    ... )[:2].round(4)
+    array([[0.43  , 0.15  , 0.89  ],
+           [0.4993, 0.5657, 0.7572]])
+
     Dropout with a seed: about half the weights are dropped and the survivors
     doubled, the same ones for the same seed:
 
@@ -300,9 +335,12 @@ def scaled_dot_product_attention(
         dropout_p=dropout_p,
         blame=(blame, {"value": v}),
     )
-    if return_weights:
-        return _attention(problem, generator)
-    return attend(problem, block_size=choose_block_size(problem, block_size), rng=generator)
+    if return_weights:  # the full form: the weights are (..., L, S) anyway
+        context, weights = attend(problem, block_size=None, rng=generator, return_weights=True)
+        assert weights is not None
+        return context, weights
+    block_size = choose_block_size(problem, block_size)
+    return attend(problem, block_size=block_size, rng=generator)[0]
 
 
 def _problem(
@@ -343,63 +381,6 @@ def _problem(
         check_scores=scores_may_overflow(q, k, scale),
         mask_overflow=mask_overflow,
     )
-
-
-def _attention(problem: Problem, rng: np.random.Generator | None) -> tuple[FloatArray, FloatArray]:
-    """The full form, which makes the weights: the context and the weights (..., L, S).
-
-    One additive bias from the mask and the causal flag, built once and broadcast; the
-    softmax in place on the scores. With dropout, one ``rng.random`` draw per weight in C
-    order over (..., L, S); a weight is kept where the draw is at least p.
-    """
-    q, k, v, scale = problem.query, problem.key, problem.value, problem.scale
-    blame_scores, blame_values = problem.blame
-    if scale != 1 and math.frexp(scale)[0] == 0.5:  # a power of 2: exact on q, O(L·E)
-        q, scale = q * scale, 1.0
-    with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked below
-        scores = q @ np.swapaxes(k, -1, -2)  # (..., L, S): one row per query
-        if scale != 1:
-            scores *= scale
-    if problem.check_scores:  # only when a bound on |q| |k| could not rule it out
-        check_no_overflow(scores, "a dot product", blame_scores)
-    bias = _bias(problem.mask, problem.causal, scores.shape[-2:], scores.dtype)
-    if bias is not None:
-        with np.errstate(over="ignore"):  # an overflow to +inf is caught by the maxima
-            scores += bias  # broadcast: (L, S) or the mask's own shape, never per batch
-    top = scores.max(axis=-1, keepdims=True)  # (..., L, 1)
-    if problem.mask is not None and problem.mask.dtype != np.bool_ and np.isposinf(top).any():
-        problem.mask_overflow()
-    weights, totals = _softmax_parts(scores, top=top, out=scores)  # in place
-    totals[totals == 0] = 1.0  # a row with no key to see: 0 / 1 = 0, not 0 / 0
-    weights /= totals  # (..., L, S): each row sums to 1
-    if problem.dropout_p > 0 and rng is not None:
-        keep = rng.random(weights.shape) >= problem.dropout_p  # (..., L, S), in C order
-        weights /= 1.0 - problem.dropout_p  # the survivors keep the expected value
-        weights *= keep  # the dropped weights become 0
-    # (..., L, S) @ (..., S, Ev) -> (..., L, Ev). Weights sum to 1 up to rounding, so
-    # values near the float range's edge can still overflow.
-    context = checked_matmul(weights, v, "the weighted sum of the values", blame_values)
-    return context, weights
-
-
-def _bias(
-    mask: NDArray[Any] | None, causal: bool, shape: tuple[int, ...], dtype: np.dtype[Any]
-) -> FloatArray | None:
-    """One additive bias for the scores from a checked mask and the causal flag.
-
-    0 where a query may attend, ``-inf`` where it may not, plus a float mask's own
-    values; the mask's shape (broadcast with (L, S) if causal), never the batch's.
-    """
-    bias: FloatArray | None = None
-    if mask is not None and mask.dtype == np.bool_:
-        bias = np.where(mask, 0.0, -np.inf).astype(dtype)  # False: may not attend
-    elif mask is not None:
-        with np.errstate(over="ignore"):  # e.g. -1e300 in float32: -inf, still masked
-            bias = mask.astype(dtype)  # a float mask is added
-    if causal:
-        future = np.where(np.tri(*shape, dtype=np.bool_), 0.0, -np.inf).astype(dtype)  # (L, S)
-        bias = future if bias is None else bias + future
-    return bias
 
 
 def causal_mask(num_queries: int, num_keys: int | None = None) -> NDArray[np.bool_]:
@@ -635,11 +616,12 @@ class _Attention:
                 {"inputs": x, "W_value": self.W_value},
             ),
         )
-        if return_weights:  # context (..., H, N, d_head), weights (..., H, N, N)
-            context, weights = _attention(problem, None)
-            return _merge_heads(context), weights  # (..., N, d_out): heads side by side
-        context = attend(problem, block_size=choose_block_size(problem, None), rng=None)
-        return _merge_heads(context), None
+        # context (..., H, N, d_head), weights (..., H, N, N) or None
+        block_size = None if return_weights else choose_block_size(problem, None)
+        context, weights = attend(
+            problem, block_size=block_size, rng=None, return_weights=return_weights
+        )
+        return _merge_heads(context), weights  # (..., N, d_out): heads side by side
 
 
 @dataclass(frozen=True, eq=False, repr=False)
