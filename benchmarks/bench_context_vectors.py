@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 # Siblings of this script (a script's own folder comes first on sys.path).
-from peers import BASELINE, PEERS, REFERENCE, SEED, Case
+from peers import BASELINE, BLOCK, PEERS, REFERENCE, SEED, Case
 from report import SCHEMA_VERSION, evaluate_targets, load_results, render_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,18 +53,18 @@ QUICK_OUTPUT = ROOT / "benchmarks" / "results" / "quick.json"
 DEFAULT_TABLE = ROOT / "docs" / "snippets" / "benchmark-table.md"
 
 FLOATS = ["float32", "float64"]
-FULL_GRID = {
-    "context": {"n": [2**k for k in range(8, 14)], "d": [3, 64, 768], "dtype": FLOATS},
-    "long": {"n": [16384, 65536], "d": [64], "dtype": ["float64"]},
+FULL_GRID = {  # the trainable shapes first: short; the long sequences last
     "sdpa": {"shape": [[8, 12, 512, 64]], "causal": [False, True], "dtype": FLOATS},
     "mha": {"batch": [8], "n": [512], "d": [768], "heads": [12], "weights": [True, False]},
+    "context": {"n": [2**k for k in range(8, 14)], "d": [3, 64, 768], "dtype": FLOATS},
+    "long": {"n": [16384, 65536], "d": [64], "dtype": ["float64"]},
 }
 FULL_GRID["mha"]["dtype"] = FLOATS
 QUICK_GRID = {
-    "context": {"n": [256, 1024], "d": [3, 64], "dtype": FLOATS},
-    "long": {"n": [4096], "d": [64], "dtype": ["float64"]},
     "sdpa": {"shape": [[2, 4, 128, 16]], "causal": [False, True], "dtype": ["float64"]},
     "mha": {"batch": [2], "n": [128], "d": [64], "heads": [4], "weights": [True, False]},
+    "context": {"n": [256, 1024], "d": [3, 64], "dtype": FLOATS},
+    "long": {"n": [4096], "d": [64], "dtype": ["float64"]},
 }
 QUICK_GRID["mha"]["dtype"] = ["float64"]
 MEMORY_LINE = {"d": 64, "dtype": "float64"}  # context cases whose every peer gets an RSS run
@@ -231,7 +231,7 @@ def measure(case: Case, workers: dict[str, ProcessPoolExecutor], settings) -> di
             mine = [name for name in names if PEERS[name].process == kind]
             number |= worker.submit(prepare, case, mine, settings["min_time"]).result()
     repeats = settings["repeats"] if not fresh else settings["long_repeats"]
-    repeats = 1 if case["n"] > settings["trace_max_n"] else repeats  # N=65536: one call
+    repeats = 1 if fresh and case["n"] > settings["trace_max_n"] else repeats  # one at 65536
     runs: dict[str, list[float]] = {name: [] for name in names}
     memory: dict[str, Any] = {}
     previous = None
@@ -327,7 +327,7 @@ def run_grid(args: argparse.Namespace) -> dict[str, Any]:
     grid = {suite: axes for suite, axes in grid.items() if suite in args.suites}
     settings = {"grid": grid, "repeats": args.repeats, "min_time": args.min_time}
     settings |= {"settle": args.settle, "loop_max_n": args.loop_max_n, "threads": args.threads}
-    settings |= {"long_repeats": args.long_repeats, "full_max_bytes": 4 * 2**30}
+    settings |= {"long_repeats": args.long_repeats, "full_max_bytes": 4 * 2**30, "block": BLOCK}
     settings["trace_max_n"] = 4096 if args.quick else 16384
     kinds = ["numpy"]
     if not args.no_torch and importlib.util.find_spec("torch") is None:

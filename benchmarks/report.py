@@ -309,8 +309,8 @@ def render_table(results: dict[str, Any]) -> str:
 
     line = [case for case in cases if case["suite"] in ("context", "long") and case["d"] == 64]
     line = [case for case in line if case["dtype"] == "float64"]
-    lines += ["", "**Long sequences** (D=64, float64): time, and the growth of a fresh "]
-    lines[-1] += "process's maximum resident set over one call (RSS), for every form."
+    lines += ["", "**Every form at D=64, float64, up to the long sequences**: time, and "]
+    lines[-1] += "how far one call raised a fresh process's peak resident set (RSS)."
     header = ["N", "form", "time", "÷ bound", "÷ PyTorch fused", "tracemalloc", "RSS"]
     rows = []
     for case in sorted(line, key=lambda case: case["n"]):

@@ -20,21 +20,21 @@ from performance import (
 )
 
 SHOWN = {form: FORMS[form] for form in ("full", "blocked", "torch_fused")}
-BLOCK, D, ITEMSIZE = 512, 64, 8  # as the benchmark calls the blocked form
+D, ITEMSIZE = 64, 8
 
 
 def long_sequences(theme: Theme) -> Figure:
     """Left: peak memory, measured and by formula; right: time, with the bound."""
     results = load_results()
     cases = [c for c in line_cases(results, D) if c["n"] >= 1024 and rss(c, "torch_fused")]
-    threads = results["machine"]["threads"]
+    threads, block = results["machine"]["threads"], results["settings"].get("block", 512)
     sizes = [c["n"] for c in cases]
     fig = new_figure(theme, 9.0, 4.2)
     memory, speed = fig.subplots(1, 2)
     plot_forms(memory, theme, cases, lambda c, f: (rss(c, f) or float("nan")) / 2**20, SHOWN)
     output = [ITEMSIZE * n * D for n in sizes]
     full = [ITEMSIZE * n * n + out for n, out in zip(sizes, output, strict=True)]
-    blocks = ITEMSIZE * threads * (BLOCK * BLOCK + BLOCK * D + 2 * BLOCK)
+    blocks = ITEMSIZE * threads * (block * block + block * D + 2 * block)
     for values, colour in ((full, 0), ([blocks + out for out in output], 1)):
         memory.plot(sizes, [v / 2**20 for v in values], "-", color=theme.palette[colour],
                     alpha=0.45, linewidth=4)  # fmt: skip
