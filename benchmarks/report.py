@@ -99,7 +99,7 @@ def peak(issue: int, text: str, suite: str, key: str, mib: float, test: Test) ->
 
 
 def agrees(issue: int, text: str, suites: tuple[str, ...], limit: float) -> Target:
-    applies = lambda case: case["suite"] in suites and case["dtype"] == "float64"  # noqa: E731
+    applies = lambda c: c["suite"] in suites and c["dtype"] == "float64" and c["error"] is not None  # noqa: E731
     return Target(issue, text, applies, lambda c: c["error"], limit, show=lambda v, c: f"{v:.1e}")
 
 
