@@ -86,8 +86,13 @@ def scores_may_overflow(q: FloatArray, k: FloatArray, scale: float) -> bool:
 
     ``|q_i . k_j| <= E max|q| max|k|``; with a factor 2 for rounding, a bound below the
     dtype's largest number proves that no score overflows, and the N x N scores need no
-    check of their own.
+    check of their own. For few scores (under `THREAD_MIN_SCORES`), checking them is
+    cheaper than the bound: the answer is then "check".
     """
+    # At least as many scores as there are, when batch axes broadcast: cheap to count.
+    num_scores = (q.size // q.shape[-1]) * (k.size // k.shape[-1])
+    if num_scores < THREAD_MIN_SCORES:
+        return True
     info = np.finfo(q.dtype)
     size_q = max(float(q.max()), -float(q.min()))  # max |q| without an |q| array
     size_k = max(float(k.max()), -float(k.min()))
@@ -147,7 +152,10 @@ def attend(
             return None
         return _keep(rng, _shape(problem, unit), problem.dropout_p)
 
-    if workers == 1:
+    if len(units) == 1 and weights is None and units[0] == (slice(None),) * (len(units[0])):
+        with np.errstate(over="ignore", invalid="ignore"):  # everything at once: no copy
+            context = _unit(problem, units[0], key_block, draws(units[0]))
+    elif workers == 1:
         for unit in units:
             run(unit, draws(unit))
     else:
@@ -201,10 +209,10 @@ def _units(problem: Problem, block_size: int | None) -> Iterator[tuple[slice, ..
 def _shape(problem: Problem, unit: tuple[slice, ...]) -> tuple[int, ...]:
     """The shape of a unit's scores: (..., rows, S)."""
     sizes = (*problem.batch, problem.query.shape[-2])
-    return (
-        *(len(range(*s.indices(n))) for s, n in zip(unit, sizes, strict=True)),
-        problem.key.shape[-2],
-    )
+    shape = [
+        n if s.start is None else min(s.stop, n) - s.start for s, n in zip(unit, sizes, strict=True)
+    ]
+    return (*shape, problem.key.shape[-2])
 
 
 def _keep(rng: np.random.Generator, shape: tuple[int, ...], p: float) -> NDArray[np.bool_]:
@@ -325,9 +333,8 @@ def _unit(
     assert acc is not None  # stop >= 1: at least one block
     assert total is not None
     total[total == 0] = 1.0  # a row with no key to see: 0 / 1 = 0, not 0 / 0
-    if keep is not None:
-        total *= 1.0 - problem.dropout_p  # the kept weights are divided by 1 - p
-    acc /= total  # (..., B, Ev): normalise B x Ev numbers, not B x S
+    # Normalise B x Ev numbers, not B x S; the kept weights are divided by 1 - p.
+    acc /= total if keep is None else total * (1.0 - problem.dropout_p)  # (..., B, Ev)
     context: FloatArray = acc
     return context
 
@@ -347,13 +354,18 @@ def _unit_weights(
     _, top = _block_scores(
         problem, q, k, mask, scale, (row0, num_rows), (0, stop), seen.shape[:-2], out=seen
     )
-    _, totals = _softmax_parts(seen, top=top, out=seen)  # in place
+    _, totals = _softmax_parts(seen, top=top, out=seen)  # in place: exps, (..., B, 1) sums
+    # The context exactly as `_unit` makes it from one block of all keys (the same
+    # operations in the same order), so that asking for the weights changes no bit of it.
+    kept = seen if keep is None else seen * keep[..., :stop]  # only the kept reach V
+    part = kept @ v[..., :stop, :]  # (..., B, Ev)
     totals[totals == 0] = 1.0  # a row with no key to see: 0 / 1 = 0, not 0 / 0
+    part /= totals if keep is None else totals * (1.0 - problem.dropout_p)
     seen /= totals  # (..., B, S): each row sums to 1
     if keep is not None:
         seen /= 1.0 - problem.dropout_p  # the survivors keep the expected value
         seen *= keep[..., :stop]  # the dropped weights become 0
-    context: FloatArray = seen @ v[..., :stop, :]  # (..., B, Ev)
+    context: FloatArray = part
     return context
 
 

@@ -152,9 +152,10 @@ def check_finite(x: FloatArray, name: str, *, allow_neg_inf: bool = False) -> No
     # The cheap test first: one sum, no boolean array. A NaN or an infinity makes the sum
     # NaN or infinite; a finite sum proves every entry finite. Only a sum that is not
     # (a bad entry, -inf allowed or not, or an overflow of the sum itself) looks closer.
-    with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(np.add.reduce(x, axis=None)):
-            return
+    if x.size > 4096:  # below, the boolean array is cheaper than the errstate
+        with np.errstate(over="ignore", invalid="ignore"):
+            if np.isfinite(np.add.reduce(x, axis=None)):
+                return
     ok = np.isfinite(x)
     if allow_neg_inf:
         ok |= np.isneginf(x)

@@ -462,3 +462,18 @@ def test_values_or_mask_widen_the_batch(size: int | None) -> None:
         got = scaled_dot_product_attention(q, k, v, block_size=size, **kwargs)
         assert got.shape == (3, 9, 2)
         assert_close(got, expected, v / 0.7)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_asking_for_the_weights_changes_no_bit_of_the_context(causal: bool) -> None:
+    # Pages rely on it (docs/trainable/causal.md compares the two bit for bit).
+    for shape in ((6, 3), (2, 3, 40, 8), (700, 16)):
+        q, k, v = (random(shape, s) for s in (1, 2, 3))
+        with_weights = full(q, k, v, causal=causal)
+        np.testing.assert_array_equal(
+            scaled_dot_product_attention(q, k, v, causal=causal), with_weights
+        )
+        np.testing.assert_array_equal(
+            scaled_dot_product_attention(q, k, v, causal=causal, dropout_p=0.2, rng=3),
+            full(q, k, v, causal=causal, dropout_p=0.2, rng=3),
+        )
