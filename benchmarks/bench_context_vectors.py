@@ -1,18 +1,20 @@
 #!/usr/bin/env python3
-"""Time `attention_ref.context_vectors` against its peers and write the results.
+"""Time attention_ref against its peers, as their users call them, and write the results.
 
 The peers (benchmarks/peers.py) run in two worker processes, numpy's and PyTorch's (its
 idle threads would slow numpy down in a shared one), with the same number of threads.
 Each repetition runs every peer once, in a rotating order, so a slow spell of the
 machine hits all of them alike; the results keep medians, and each ratio is the median
-of the per-repetition ratios. Peak memory comes from tracemalloc, which numpy reports
-its arrays to.
+of the per-repetition ratios. Peak memory comes from tracemalloc (which numpy reports
+its arrays to) and, for every peer on the memory line and the long sequences, from the
+growth of a fresh process's maximum resident set over one call (PyTorch's allocations
+are invisible to tracemalloc). The long sequences are timed in those fresh processes.
 
-    python benchmarks/bench_context_vectors.py             # the full grid (minutes)
-    python benchmarks/bench_context_vectors.py --quick     # a small grid, a smoke run
+    python benchmarks/bench_context_vectors.py             # everything (about 15 minutes)
+    python benchmarks/bench_context_vectors.py --quick     # small sizes, a smoke run
     python benchmarks/bench_context_vectors.py --n 1024 4096 --d 768 --dtype float32
 
-The full grid writes benchmarks/results/latest.json and docs/snippets/benchmark-table.md
+The full run writes benchmarks/results/latest.json and docs/snippets/benchmark-table.md
 (the docs show both); ``--quick`` writes results/quick.json only, unless ``--output``
 and ``--table`` say otherwise.
 """
@@ -42,7 +44,7 @@ from typing import Any
 import numpy as np
 
 # Siblings of this script (a script's own folder comes first on sys.path).
-from peers import BASELINE, PEERS, REFERENCE, SEED, case_inputs
+from peers import BASELINE, BLOCK, PEERS, REFERENCE, SEED, Case
 from report import SCHEMA_VERSION, evaluate_targets, load_results, render_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,8 +52,22 @@ DEFAULT_OUTPUT = ROOT / "benchmarks" / "results" / "latest.json"
 QUICK_OUTPUT = ROOT / "benchmarks" / "results" / "quick.json"
 DEFAULT_TABLE = ROOT / "docs" / "snippets" / "benchmark-table.md"
 
-FULL_GRID = {"n": [2**k for k in range(8, 14)], "d": [3, 64, 768], "dtype": ["float32", "float64"]}
-QUICK_GRID = {"n": [256, 1024], "d": [3, 768], "dtype": ["float32", "float64"]}
+FLOATS = ["float32", "float64"]
+FULL_GRID = {  # the trainable shapes first: short; the long sequences last
+    "sdpa": {"shape": [[8, 12, 512, 64]], "causal": [False, True], "dtype": FLOATS},
+    "mha": {"batch": [8], "n": [512], "d": [768], "heads": [12], "weights": [True, False]},
+    "context": {"n": [2**k for k in range(8, 14)], "d": [3, 64, 768], "dtype": FLOATS},
+    "long": {"n": [16384, 65536], "d": [64], "dtype": ["float64"]},
+}
+FULL_GRID["mha"]["dtype"] = FLOATS
+QUICK_GRID = {
+    "sdpa": {"shape": [[2, 4, 128, 16]], "causal": [False, True], "dtype": ["float64"]},
+    "mha": {"batch": [2], "n": [128], "d": [64], "heads": [4], "weights": [True, False]},
+    "context": {"n": [256, 1024], "d": [3, 64], "dtype": FLOATS},
+    "long": {"n": [4096], "d": [64], "dtype": ["float64"]},
+}
+QUICK_GRID["mha"]["dtype"] = ["float64"]
+MEMORY_LINE = {"d": 64, "dtype": "float64"}  # context cases whose every peer gets an RSS run
 # Recorded, never changed: OpenBLAS tuning some machines set for themselves.
 RECORDED_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 # Set for the workers, so that every library starts with `threads` threads.
@@ -66,8 +82,21 @@ _calls: dict[str, Callable[[], Any]] = {}
 _number: dict[str, int] = {}
 
 
+def best_seconds(call: Callable[[], Any], repeats: int = 5) -> float:
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
 def start_numpy(threads: int) -> dict[str, Any]:
-    """Limit numpy's BLAS to `threads`; say which numpy, scipy and BLAS run here."""
+    """Limit numpy's BLAS to `threads`; say which numpy, scipy and BLAS run here.
+
+    Also measure the machine's rates, per dtype: a GEMM of two 2048 x 2048 matrices
+    (2 n^3 flops, on `threads` threads) and np.exp in place on 2^22 numbers (one core).
+    """
     import scipy
     from threadpoolctl import threadpool_info, threadpool_limits
 
@@ -80,7 +109,15 @@ def start_numpy(threads: int) -> dict[str, Any]:
         "configuration": " ".join(str(built.get("openblas configuration", "")).split()),
         "runtime": {"core": running.get("architecture"), "threads": running["num_threads"]},
     }
-    return {"numpy": np.__version__, "scipy": scipy.__version__, "blas": blas}
+    rates = {}
+    for dtype in FLOATS:
+        a = np.random.default_rng(SEED).standard_normal((2, 2048, 2048)).astype(dtype)
+        x = np.random.default_rng(SEED).uniform(-10, 0, 2**22).astype(dtype)
+        out = np.empty_like(x)
+        gemm = 2 * 2048**3 / best_seconds(lambda a=a: a[0] @ a[1])
+        exp = x.size / best_seconds(lambda x=x, out=out: np.exp(x, out=out))
+        rates[dtype] = {"gemm_flops_per_second": gemm, "exp_per_second_one_core": exp}
+    return {"numpy": np.__version__, "scipy": scipy.__version__, "blas": blas, "rates": rates}
 
 
 def start_torch(threads: int) -> dict[str, Any]:
@@ -95,13 +132,12 @@ def start_torch(threads: int) -> dict[str, Any]:
 START = {"numpy": start_numpy, "torch": start_torch}  # one worker process each
 
 
-def prepare(case: dict[str, Any], names: list[str], min_time: float) -> dict[str, int]:
+def prepare(case: Case, names: list[str], min_time: float) -> dict[str, int]:
     """Set the peers `names` up on the case's inputs; warm each up and count its calls."""
     _calls.clear()
     gc.collect()  # free the previous case's arrays before making new ones
-    inputs = case_inputs(case)
     for name in names:
-        call = _calls[name] = PEERS[name].make(inputs)
+        call = _calls[name] = PEERS[name].make(case)
         started = time.perf_counter()
         call()  # warm-up: caches, pages, threads
         once = time.perf_counter() - started
@@ -132,56 +168,122 @@ def result(name: str) -> np.ndarray:
     return np.asarray(_calls[name](), dtype=np.float64)
 
 
+def status_bytes(field: str) -> int:
+    """A size from /proc/self/status (VmRSS, VmHWM: the current and the peak RSS)."""
+    text = Path("/proc/self/status").read_text()
+    return int(re.search(rf"^{field}:\s*(\d+) kB", text, re.M)[1]) * 1024  # type: ignore[index]
+
+
+def fresh_run(case: Case, name: str, threads: int) -> dict[str, float]:
+    """In a fresh process: one call's time, and how far it raised the peak resident set.
+
+    Writing 5 to /proc/self/clear_refs resets the peak (VmHWM) to the current RSS, so
+    the growth is the call's own, its result and any memory its library keeps included.
+    """
+    if PEERS[name].process == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+    else:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads)
+    call = PEERS[name].make(case)
+    gc.collect()
+    Path("/proc/self/clear_refs").write_text("5")
+    before = status_bytes("VmRSS")
+    started = time.perf_counter()
+    call()
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "rss_growth_bytes": status_bytes("VmHWM") - before}
+
+
 # --------------------------------------------------------------------------------------
 # Run in the parent: the grid, each case's peers interleaved, and the results.
 # --------------------------------------------------------------------------------------
 
 
-def measure(case: dict[str, Any], workers: dict[str, ProcessPoolExecutor], settings) -> dict:
+def in_fresh_process(case: Case, name: str, settings: dict[str, Any]) -> dict[str, float]:
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=spawn) as worker:
+        return worker.submit(fresh_run, case, name, settings["threads"]).result()
+
+
+def peers_of(case: Case, workers: dict[str, Any], settings: dict[str, Any]) -> list[str]:
+    return [
+        name
+        for name, peer in PEERS.items()
+        if case["suite"] in peer.suites and peer.process in workers and peer.applies(case, settings)
+    ]
+
+
+def measure(case: Case, workers: dict[str, ProcessPoolExecutor], settings) -> dict:
     """Time, measure and compare every peer that applies to one case."""
-    names = [n for n, p in PEERS.items() if p.process in workers and p.applies(case, settings)]
+    names = peers_of(case, workers, settings)
+    fresh = case["suite"] == "long"  # one call per fresh process: time and memory
 
     def run(function: Callable, name: str) -> Any:  # in the peer's worker
         return workers[PEERS[name].process].submit(function, name).result()
 
-    number: dict[str, int] = {}
-    for kind, worker in workers.items():
-        mine = [name for name in names if PEERS[name].process == kind]
-        number |= worker.submit(prepare, case, mine, settings["min_time"]).result()
+    number: dict[str, int] = dict.fromkeys(names, 1)
+    if not fresh:
+        for kind, worker in workers.items():
+            mine = [name for name in names if PEERS[name].process == kind]
+            number |= worker.submit(prepare, case, mine, settings["min_time"]).result()
+    repeats = settings["repeats"] if not fresh else settings["long_repeats"]
+    repeats = 1 if fresh and case["n"] > settings["trace_max_n"] else repeats  # one at 65536
     runs: dict[str, list[float]] = {name: [] for name in names}
+    memory: dict[str, Any] = {}
     previous = None
-    for repetition in range(settings["repeats"]):
+    for repetition in range(repeats if names else 0):
         shift = repetition % len(names)
         for name in names[shift:] + names[:shift]:  # rotate: no one always goes first
-            if previous not in (None, PEERS[name].process):
-                time.sleep(settings["settle"])  # while the other's threads stop spinning
-            runs[name].append(run(seconds_per_call, name))
-            previous = PEERS[name].process
+            if fresh:
+                done = in_fresh_process(case, name, settings)
+                runs[name].append(done["seconds"])
+                growth = memory.setdefault(name, {}).get("rss_growth_bytes", 0)
+                memory[name]["rss_growth_bytes"] = max(growth, done["rss_growth_bytes"])
+            else:
+                if previous not in (None, PEERS[name].process):
+                    time.sleep(settings["settle"])  # while the other's threads stop spinning
+                runs[name].append(run(seconds_per_call, name))
+                previous = PEERS[name].process
 
     error = None
-    if REFERENCE in names:
-        ours, reference = run(result, BASELINE), run(result, REFERENCE)
-        error = float(np.abs(ours - reference).max()) / max(1.0, float(np.abs(reference).max()))
-    itemsize = np.dtype(case["dtype"]).itemsize
-    square = case["n"] ** 2 * itemsize
-    memory = {"nxn_bytes": square, "output_bytes": case["n"] * case["d"] * itemsize}
-    for name in (name for name in names if PEERS[name].memory):
-        peak = run(peak_bytes, name)
-        memory[name] = {"peak_bytes": peak, "nxn_multiple": peak / square}
+    baseline, reference = BASELINE[case["suite"]], REFERENCE[case["suite"]]
+    if not fresh and {baseline, reference} <= set(names):
+        ours, theirs = run(result, baseline), run(result, reference)
+        error = float(np.abs(ours - theirs).max()) / max(1.0, float(np.abs(theirs).max()))
+    if case["suite"] in ("context", "long"):
+        itemsize = np.dtype(case["dtype"]).itemsize
+        memory["nxn_bytes"] = case["n"] ** 2 * itemsize
+        memory["output_bytes"] = case["n"] * case["d"] * itemsize
+        on_line = not fresh and all(case[key] == value for key, value in MEMORY_LINE.items())
+        for name in names:
+            entry = memory.setdefault(name, {})
+            if PEERS[name].memory and case["n"] <= settings["trace_max_n"]:
+                if fresh:  # set it up in the numpy worker, for tracemalloc only
+                    workers["numpy"].submit(prepare, case, [name], 0.0).result()
+                entry["peak_bytes"] = run(peak_bytes, name)
+            if on_line and name != "loop":
+                entry["rss_growth_bytes"] = in_fresh_process(case, name, settings)[
+                    "rss_growth_bytes"
+                ]
+        workers["numpy"].submit(prepare, case, [], 0.0).result()  # free the arrays
     seconds = {
         name: {"median": statistics.median(t), "min": min(t), "runs": t, "number": number[name]}
         for name, t in runs.items()
     }
     ratios = {
-        name: statistics.median(t / o for t, o in zip(times, runs[BASELINE], strict=True))
+        name: statistics.median(t / o for t, o in zip(times, runs[baseline], strict=True))
         for name, times in runs.items()
-        if name != BASELINE
+        if name != baseline and baseline in runs
     }
-    return {**case, "seconds": seconds, "ratios": ratios, "memory": memory, "error_vs_torch": error}
+    return {**case, "seconds": seconds, "ratios": ratios, "memory": memory, "error": error}
 
 
 def machine_info(started: dict[str, dict[str, Any]], threads: int) -> dict[str, Any]:
-    """What the numbers depend on: CPU, library versions, BLAS, threads, tuning variables."""
+    """What the numbers depend on: CPU, library versions, BLAS, threads, rates, tuning."""
     numpy, torch = started["numpy"], started.get("torch", {})
     cpuinfo = Path("/proc/cpuinfo")
     model = re.search(
@@ -202,16 +304,31 @@ def machine_info(started: dict[str, dict[str, Any]], threads: int) -> dict[str, 
             "torch": "torch.set_num_threads" if torch else None,
         },
         "torch_threads": torch.get("threads"),
+        "rates": numpy["rates"],
         "env": {name: os.environ.get(name) for name in RECORDED_ENV},
     }
 
 
+def grid_cases(grid: dict[str, dict[str, list[Any]]]) -> list[Case]:
+    """Every case of every suite: the product of each suite's lists."""
+    cases = []
+    for suite, axes in grid.items():
+        for values in itertools.product(*axes.values()):
+            cases.append({"suite": suite, **dict(zip(axes, values, strict=True))})
+    return cases
+
+
 def run_grid(args: argparse.Namespace) -> dict[str, Any]:
-    """Run the whole grid; return the results as written to JSON."""
-    defaults = QUICK_GRID if args.quick else FULL_GRID
-    grid = {key: getattr(args, key) or default for key, default in defaults.items()}
+    """Run every suite; return the results as written to JSON."""
+    grid = json.loads(json.dumps(QUICK_GRID if args.quick else FULL_GRID))  # a copy
+    for key in ("n", "d", "dtype"):
+        grid["context"][key] = getattr(args, key) or grid["context"][key]
+    grid["long"]["n"] = args.long_n or grid["long"]["n"]
+    grid = {suite: axes for suite, axes in grid.items() if suite in args.suites}
     settings = {"grid": grid, "repeats": args.repeats, "min_time": args.min_time}
-    settings |= {"settle": args.settle, "loop_max_n": args.loop_max_n}
+    settings |= {"settle": args.settle, "loop_max_n": args.loop_max_n, "threads": args.threads}
+    settings |= {"long_repeats": args.long_repeats, "full_max_bytes": 4 * 2**30, "block": BLOCK}
+    settings["trace_max_n"] = 4096 if args.quick else 16384
     kinds = ["numpy"]
     if not args.no_torch and importlib.util.find_spec("torch") is None:
         print("PyTorch is not installed: skipping it (pip install torch==2.13.0)", file=sys.stderr)
@@ -226,21 +343,20 @@ def run_grid(args: argparse.Namespace) -> dict[str, Any]:
         started = {
             kind: w.submit(START[kind], args.threads).result() for kind, w in workers.items()
         }
-        values = itertools.product(grid["dtype"], grid["n"], grid["d"])
-        grid_cases = [dict(zip(("dtype", "n", "d"), case, strict=True)) for case in values]
-        for case in grid_cases:
+        todo = grid_cases(grid)
+        for case in todo:
             cases.append(measure(case, workers, settings))
-            print_progress(len(cases), len(grid_cases), cases[-1])
+            print_progress(len(cases), len(todo), cases[-1])
     finally:
         for worker in workers.values():
             worker.shutdown()
     machine = machine_info(started, args.threads)
     machine["loadavg"] = {"before": list(load_before), "after": list(os.getloadavg())}
-    settings["peers"] = sorted({name for case in cases for name in case["ratios"]})
-    settings |= {"inputs": "standard normal x D^-1/4, seeded per (N, D)", "seed": SEED}
+    settings["peers"] = [name for name in PEERS if any(name in case["seconds"] for case in cases)]
+    settings |= {"inputs": "standard normal (x D^-1/4 for context vectors), seeded", "seed": SEED}
     results: dict[str, Any] = {
         "schema": SCHEMA_VERSION,
-        "benchmark": "attention_ref.context_vectors",
+        "benchmark": "attention_ref: context_vectors, scaled_dot_product_attention, heads",
         "date": began.isoformat(timespec="seconds"),
         "seconds_total": round((datetime.datetime.now(datetime.UTC) - began).total_seconds(), 1),
         "machine": machine,
@@ -252,10 +368,15 @@ def run_grid(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def print_progress(done: int, total: int, case: dict[str, Any]) -> None:
+    baseline = BASELINE[case["suite"]]
     ratios = "  ".join(f"{peer} {ratio:.2f}x" for peer, ratio in case["ratios"].items())
-    ours = case["seconds"][BASELINE]["median"] * 1e3
-    where = f"[{done}/{total}] {case['dtype']} N={case['n']} D={case['d']}"
-    print(f"{where}: ours {ours:.2f} ms, peer time / ours: {ratios}", file=sys.stderr, flush=True)
+    ours = case["seconds"].get(baseline, {"median": math.nan})["median"] * 1e3
+    where = " ".join(f"{k}={v}" for k, v in list(case.items())[:-4])  # the case's keys
+    print(
+        f"[{done}/{total}] {where}: {baseline} {ours:.2f} ms, peer ÷ {baseline}: {ratios}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -263,28 +384,28 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
     option = parser.add_argument
-    option("--quick", action="store_true", help="a small grid for a smoke run")
-    option("--n", type=int, nargs="+", help="token counts N (default 256 ... 8192)")
-    option("--d", type=int, nargs="+", help="dimensions D (default 3 64 768)")
-    option("--dtype", nargs="+", choices=["float32", "float64"], help="default both")
+    option("--quick", action="store_true", help="small sizes, for a smoke run")
+    option("--suites", nargs="+", choices=list(FULL_GRID), default=list(FULL_GRID))
+    option("--n", type=int, nargs="+", help="context vectors: token counts N (256 ... 8192)")
+    option("--d", type=int, nargs="+", help="context vectors: dimensions D (default 3 64 768)")
+    option("--dtype", nargs="+", choices=FLOATS, help="context vectors: default both")
     option("--repeats", type=int, default=5, help="interleaved repetitions (5)")
+    option("--long-n", type=int, nargs="+", help="long sequences: N (16384 65536)")
+    option("--long-repeats", type=int, default=3, help="fresh-process runs, N <= 16384 (3)")
     option("--min-time", type=float, default=0.05, help="seconds a timing lasts at least (0.05)")
-    option(
-        "--settle",
-        type=float,
-        default=0.15,
-        help="pause before switching process (0.15 s; spinning threads sleep)",
-    )
+    option("--settle", type=float, default=0.15, help="pause to switch process (0.15 s)")
     option("--loop-max-n", type=int, default=512, help="time the loop form up to this N (512)")
-    option("--threads", type=int, default=os.cpu_count() or 1, help="threads for every library")
+    option("--threads", type=int, default=2, help="threads for every library (2)")
     option("--no-torch", action="store_true", help="leave PyTorch out")
     option("--output", type=Path, help="results JSON (default results/latest.json)")
-    option("--table", type=Path, help="Markdown table for the docs")
+    option("--table", type=Path, help="Markdown tables for the docs")
     option("--render-only", action="store_true", help="rewrite verdicts and table from --output")
     args = parser.parse_args(argv)
-    for name in ("repeats", "threads"):
+    for name in ("repeats", "threads", "long_repeats"):
         if getattr(args, name) < 1:
-            parser.error(f"--{name} must be at least 1; got {getattr(args, name)}")
+            parser.error(
+                f"--{name.replace('_', '-')} must be at least 1; got {getattr(args, name)}"
+            )
     return args
 
 

@@ -1,7 +1,7 @@
-"""Performance: speed relative to the peers and peak memory, from the committed benchmark run.
+"""Performance: time and peak memory of every form against N, from the committed run.
 
 Drawn from benchmarks/results/latest.json, which `python3 dev.py bench` writes, so the
-figures always show the same run as the table on the page.
+figures always show the same run as the tables on the page.
 """
 
 from __future__ import annotations
@@ -15,7 +15,16 @@ from _style import Theme, new_figure
 from matplotlib.figure import Figure
 
 RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "latest.json"
-PEERS = {"scipy": ("scipy pipeline", "o-"), "torch": ("PyTorch", "s--")}
+# Each form: its label, the colour's index in the theme's palette, marker and line style.
+FORMS = {
+    "loop": ("loop form", 3, "v", ":"),
+    "full": ("full form", 0, "o", "-"),
+    "blocked": ("blocked form", 1, "s", "-"),
+    "ours": ("ours (default)", 2, "D", "--"),
+    "scipy": ("scipy pipeline", 3, "^", "--"),
+    "torch_2d": ("PyTorch (N, D)", 4, "x", ":"),
+    "torch_fused": ("PyTorch fused", 5, "P", "-"),
+}
 
 
 def load_results() -> dict[str, Any]:
@@ -23,69 +32,77 @@ def load_results() -> dict[str, Any]:
     return json.loads(RESULTS.read_text(encoding="utf-8"))
 
 
-def series(results: dict[str, Any], dtype: str, d: int, value) -> tuple[list[int], list[float]]:
-    """(N, value(case)) for the cases of one dtype and D, in increasing N."""
-    cases = sorted(
-        (case for case in results["cases"] if case["dtype"] == dtype and case["d"] == d),
-        key=lambda case: case["n"],
-    )
-    return [case["n"] for case in cases], [value(case) for case in cases]
+def line_cases(results: dict[str, Any], d: int, dtype: str = "float64") -> list[dict]:
+    """The (N, D) cases of one D and dtype, short and long, in increasing N."""
+    cases = [c for c in results["cases"] if c["suite"] in ("context", "long")]
+    return sorted((c for c in cases if c["d"] == d and c["dtype"] == dtype), key=lambda c: c["n"])
 
 
-def grid_axes(ax, theme: Theme, sizes: list[int]) -> None:
-    """Log2 N on x with every measured N labelled, and the theme's colours."""
+def bound(case: dict[str, Any], machine: dict[str, Any]) -> float:
+    """4 N^2 D flops at the GEMM rate plus N^2 exps on all threads (benchmarks/report.py)."""
+    rates, n = machine["rates"][case["dtype"]], case["n"]
+    exps = rates["exp_per_second_one_core"] * machine["threads"]
+    return 4 * n * n * case["d"] / rates["gemm_flops_per_second"] + n * n / exps
+
+
+def plot_forms(ax, theme: Theme, cases: list[dict], value, forms=FORMS) -> None:
+    """One line per form: value(case, form) against N, where the form was measured."""
+    for form, (label, colour, marker, style) in forms.items():
+        points = [(c["n"], value(c, form)) for c in cases if form in c["seconds"]]
+        points = [(n, v) for n, v in points if v is not None]
+        if points:
+            sizes, values = zip(*points, strict=True)
+            ax.plot(sizes, values, linestyle=style, marker=marker, markersize=5,
+                    color=theme.palette[colour], label=label)  # fmt: skip
+
+
+def log_axes(ax, sizes: list[int]) -> None:
     ax.set_xscale("log", base=2)
-    ax.set_xticks(sizes, labels=[str(n) for n in sizes])
+    ax.set_yscale("log")
+    ax.set_xticks(sizes, labels=[f"{n // 1024}K" if n >= 1024 else str(n) for n in sizes])
     ax.minorticks_off()
     ax.set_xlabel("N, the number of tokens")
     ax.grid(True)
 
 
+def median_seconds(case: dict[str, Any], form: str) -> float:
+    return case["seconds"][form]["median"]
+
+
 def plot_speed(results: dict[str, Any], theme: Theme) -> Figure:
-    """Peer time ÷ our time against N: one panel per dtype, one colour per D."""
-    grid = results["settings"]["grid"]
-    peers = [peer for peer in PEERS if peer in results["settings"]["peers"]]
-    fig = new_figure(theme, 8.0, 4.6)
-    axes = fig.subplots(1, len(grid["dtype"]), sharey=True, squeeze=False)[0]
-    ratios = [case["ratios"][peer] for case in results["cases"] for peer in peers]
-    low, high = np.log2(min(ratios)), np.log2(max(ratios))
-    ticks = 2.0 ** np.arange(np.floor(low), np.ceil(high) + 1)  # powers of 2 around the data
-    for ax, dtype in zip(axes, grid["dtype"], strict=True):
-        ax.axhline(1.0, color=theme.fg, linewidth=1.0)
-        for colour, d in zip(theme.palette, grid["d"], strict=False):
-            for peer in peers:
-                label, style = PEERS[peer]
-                sizes, values = series(results, dtype, d, lambda case, p=peer: case["ratios"][p])
-                ax.plot(sizes, values, style, color=colour, label=f"{label}, D={d}", markersize=4)
-        ax.set_yscale("log", base=2)
-        ax.set_yticks(ticks, labels=[f"{tick:g}" for tick in ticks])
-        ax.set_title(dtype, fontsize=11)
-        grid_axes(ax, theme, grid["n"])
-    axes[0].set_ylabel("peer's time ÷ our time\n(above 1: ours is faster)")
+    """Time of one call against N, float64, one panel per D, with the bound dotted."""
+    machine, ds = results["machine"], results["settings"]["grid"]["context"]["d"]
+    fig = new_figure(theme, 9.0, 4.4)
+    axes = fig.subplots(1, len(ds), squeeze=False)[0]
+    for ax, d in zip(axes, ds, strict=True):
+        cases = line_cases(results, d)
+        plot_forms(ax, theme, cases, median_seconds)
+        sizes = [c["n"] for c in cases]
+        ax.plot(sizes, [bound(c, machine) for c in cases], ":", color=theme.fg, label="bound")
+        ax.set_title(f"D = {d}, float64")
+        log_axes(ax, sizes)
+    axes[0].set_ylabel("seconds per call")
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(
-        handles, labels, loc="outside lower center", ncols=len(grid["d"]), frameon=False,
-        fontsize=9, labelcolor=theme.fg,
-    )  # fmt: skip
+    fig.legend(handles, labels, loc="outside lower center", ncols=4, fontsize=9)
     return fig
 
 
+def rss(case: dict[str, Any], form: str) -> float | None:
+    return case["memory"].get(form, {}).get("rss_growth_bytes")
+
+
 def plot_memory(results: dict[str, Any], theme: Theme) -> Figure:
-    """Peak memory in units of one N x N array against N, ours and scipy's, float64."""
-    grid = results["settings"]["grid"]
-    dtype = "float64" if "float64" in grid["dtype"] else grid["dtype"][0]
-    fig = new_figure(theme, 6.4, 4.0)
+    """Peak memory of one call (RSS growth in a fresh process) against N, D = 64, float64."""
+    cases = [c for c in line_cases(results, 64) if any(rss(c, f) for f in FORMS)]
+    fig = new_figure(theme, 6.4, 4.4)
     ax = fig.add_subplot()
-    for colour, d in zip(theme.palette, grid["d"], strict=False):
-        for impl, label, style in (("ours", "ours", "o-"), ("scipy", "scipy pipeline", "s--")):
-            sizes, peaks = series(
-                results, dtype, d, lambda case, i=impl: case["memory"][i]["nxn_multiple"]
-            )
-            ax.plot(sizes, peaks, style, color=colour, label=f"{label}, D={d}", markersize=4)
-    ax.set_ylim(0, None)
-    ax.set_ylabel(f"peak memory ÷ one N\N{MULTIPLICATION SIGN}N {dtype} array")
-    grid_axes(ax, theme, grid["n"])
-    ax.legend(frameon=False, fontsize=8, labelcolor=theme.fg, ncols=2)
+    plot_forms(ax, theme, cases, lambda c, f: (rss(c, f) or np.nan) / 2**20)
+    sizes = [c["n"] for c in cases]
+    square = [8 * n * n / 2**20 for n in sizes]
+    ax.plot(sizes, square, ":", color=theme.fg, label=f"one N{chr(215)}N float64 array")
+    ax.set_ylabel("peak memory of one call, MiB")
+    log_axes(ax, sizes)
+    ax.legend(fontsize=8, ncols=2)
     return fig
 
 
