@@ -198,7 +198,12 @@ def checked_matmul(
 ) -> FloatArray:
     """``a @ b`` (times `scale`) of checked arrays; an overflow names the `operands`."""
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked below
-        product = a @ b
+        if a.ndim > 2 and b.ndim == 2 and a.flags.c_contiguous:
+            # Stacked rows times one matrix: one 2-D product is one large BLAS call,
+            # where numpy would make one per leading index (measured 1.2x to 5x slower).
+            product = (a.reshape(-1, a.shape[-1]) @ b).reshape(*a.shape[:-1], b.shape[-1])
+        else:
+            product = a @ b
         if scale is not None:
             product *= scale
     check_no_overflow(product, what, operands)
