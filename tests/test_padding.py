@@ -24,17 +24,7 @@ from attention_ref import (
     softmax,
 )
 
-# As in tests/test_trainable.py: O(1) values, a few terms per sum, so numpy and PyTorch
-# differ by a few ulp; these tolerances leave a margin of about 100x.
-TOL = {
-    np.float64: {"rtol": 1e-12, "atol": 1e-13},
-    np.float32: {"rtol": 1e-5, "atol": 1e-6},
-}
-DTYPES = [np.float64, np.float32]
-
-
-def random(shape: tuple[int, ...], dtype: type = np.float64, seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+from .arrays import DTYPES, TOL, random
 
 
 def test_padding_mask_values_and_shape() -> None:

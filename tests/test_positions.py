@@ -24,7 +24,8 @@ from hypothesis.extra import numpy as hnp
 
 from attention_ref import apply_rotary, sinusoidal_positions
 
-DTYPES = [np.float64, np.float32]
+from .arrays import random
+
 EPS = {np.float64: float(np.finfo(np.float64).eps), np.float32: float(np.finfo(np.float32).eps)}
 
 
@@ -166,10 +167,6 @@ def test_sinusoidal_bad_input(args: tuple, kwargs: dict, error: type, message: s
 
 
 # Rotary embeddings ----------------------------------------------------------------
-
-
-def random(shape: tuple[int, ...], dtype: type = np.float64, seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
 
 
 @pytest.mark.parametrize("dim", [2, 4, 8, 64])

@@ -26,18 +26,7 @@ from attention_ref import (
 )
 from attention_ref.examples import INPUTS
 
-# numpy and PyTorch sum in different orders. Values here are O(1) and rows have at
-# most 8 terms, so the two differ by a few ulp of O(1) numbers: ~1e-15 in float64,
-# ~1e-7 in float32. The tolerances leave a margin of about 100x over that.
-TOL = {
-    np.float64: {"rtol": 1e-12, "atol": 1e-13},
-    np.float32: {"rtol": 1e-5, "atol": 1e-6},
-}
-DTYPES = [np.float64, np.float32]
-
-
-def random(shape: tuple[int, ...], dtype: type = np.float64, seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+from .arrays import DTYPES, TOL, random
 
 
 def to_torch(torch: ModuleType, array: np.ndarray) -> object:
