@@ -40,7 +40,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ._validate import FloatArray, Operands, check_no_overflow
-from .normalize import _softmax_parts
+from .normalize import _flush_subnormal, _softmax_parts
 
 # The full form makes the (..., L, S) scores at once while they take at most this much.
 SCORES_BUDGET = 256 << 20  # bytes
@@ -48,8 +48,11 @@ SCORES_BUDGET = 256 << 20  # bytes
 # which stays in a core's 2 MiB L2 cache through max, shift, exp, sum and the product
 # with V. Measured on 2 cores (N = 4096 to 16384, D = 3 to 768): 256 is as fast as 512
 # or 1024 or faster, except at D = 768, where it is within 15 %.
-ROW_BLOCK = 256
 KEY_BLOCK = 256
+# Query rows per unit in the full form, within UNIT_BYTES: each unit costs a fixed
+# price (its share of the keys and values read again, a dozen numpy calls), and at
+# (8, 12, 512, 64) 512 rows were 10-25 % faster than 256 (2 cores, AVX-512).
+FULL_FORM_ROWS = 512
 # Up to this many keys, a unit takes them all in one block (the full form); beyond,
 # blocks of KEY_BLOCK were measured faster (N = 4096, D = 3 and 64: 1.5x to 2x).
 FULL_FORM_KEYS = 1024
@@ -78,6 +81,7 @@ class Problem:
     dropout_p: float
     blame: tuple[Operands, Operands]
     check_scores: bool  # whether a score may overflow: then each block is checked
+    flush_subnormal: bool  # whether a weight may be subnormal: then each block is flushed
     mask_overflow: Callable[[], None]  # raises the error for a float mask that overflows
 
 
@@ -98,6 +102,24 @@ def scores_may_overflow(q: FloatArray, k: FloatArray, scale: float) -> bool:
     size_k = max(float(k.max()), -float(k.min()))
     bound = 2.0 * q.shape[-1] * size_q * size_k * scale  # Python floats: inf, no warning
     return not bound < float(info.max)
+
+
+def subnormal_weights_possible(
+    q: FloatArray, k: FloatArray, scale: float, float_mask: bool = False
+) -> bool:
+    """Whether some ``exp(score - row max)`` might be subnormal, by a bound in O(N·D).
+
+    Two scores of one query differ by at most ``2 scale |q_i| max|k_j|``
+    (Cauchy-Schwarz); below ``-log(smallest normal)`` (708 in float64, 87 in float32)
+    every weight is normal or exactly 0 (a masked key). A float mask can add any
+    spread, so with one the answer is yes.
+    """
+    if float_mask:
+        return True
+    norm_q = float(np.sqrt(np.einsum("...i,...i->...", q, q).max()))
+    norm_k = float(np.sqrt(np.einsum("...i,...i->...", k, k).max()))
+    spread = 2.0 * scale * norm_q * norm_k  # Python floats: inf, no warning
+    return not spread < -math.log(float(np.finfo(q.dtype).smallest_normal))
 
 
 def choose_block_size(problem: Problem, block_size: int | None) -> int | None:
@@ -190,7 +212,7 @@ def _units(problem: Problem, block_size: int | None) -> Iterator[tuple[slice, ..
         return
     key_block = num_keys if block_size is None else min(block_size, num_keys)
     if block_size is None:  # the full form: as many rows as keep the scores in cache
-        rows = max(1, min(ROW_BLOCK, UNIT_BYTES // (key_block * itemsize)))
+        rows = max(1, min(FULL_FORM_ROWS, UNIT_BYTES // (key_block * itemsize)))
     else:  # blocks of block_size queries (and keys): O(block_size^2) of scores
         rows = block_size
     if num_queries <= rows and batch:
@@ -317,6 +339,8 @@ def _unit(
         shift = np.where(np.isneginf(new_top), 0.0, new_top)  # nothing seen yet: exp(-inf) = 0
         np.subtract(scores, shift, out=scores)
         np.exp(scores, out=scores)  # (..., B, C): unnormalised weights in [0, 1]
+        if problem.flush_subnormal:
+            _flush_subnormal(scores)
         sums = scores.sum(axis=-1, keepdims=True)  # (..., B, 1): all of them, kept or not
         if keep is not None:
             scores *= keep[..., start:end]  # only the kept ones reach the values
@@ -354,7 +378,7 @@ def _unit_weights(
     _, top = _block_scores(
         problem, q, k, mask, scale, (row0, num_rows), (0, stop), seen.shape[:-2], out=seen
     )
-    _, totals = _softmax_parts(seen, top=top, out=seen)  # in place: exps, (..., B, 1) sums
+    _, totals = _softmax_parts(seen, top=top, out=seen, flush=problem.flush_subnormal)
     # The context exactly as `_unit` makes it from one block of all keys (the same
     # operations in the same order), so that asking for the weights changes no bit of it.
     kept = seen if keep is None else seen * keep[..., :stop]  # only the kept reach V

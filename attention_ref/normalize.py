@@ -113,6 +113,7 @@ def _softmax_parts(
     *,
     top: FloatArray | None = None,
     out: FloatArray | None = None,
+    flush: bool = False,
 ) -> tuple[FloatArray, FloatArray]:
     """The two halves of a stable softmax along `axis`: ``exp(scores - max)`` and its sums.
 
@@ -122,7 +123,8 @@ def _softmax_parts(
     decides whether that is an error or a row with nothing to attend to.
 
     Trusts its arguments: `scores` float with no NaN or ``+inf``; `top`, if given, the
-    maxima along `axis` (kept dimensions); ``out=scores`` works in place.
+    maxima along `axis` (kept dimensions); ``out=scores`` works in place. With `flush`,
+    subnormal exponentials become 0 before the sums (`_flush_subnormal`).
     """
     if top is None:
         top = scores.max(axis=axis, keepdims=True)  # (..., 1, ...): each slice's maximum
@@ -132,7 +134,20 @@ def _softmax_parts(
     with np.errstate(over="ignore"):
         exps = np.subtract(scores, top, out=out)
     np.exp(exps, out=exps)
+    if flush:
+        _flush_subnormal(exps)
     return exps, exps.sum(axis=axis, keepdims=True)
+
+
+def _flush_subnormal(exps: FloatArray) -> None:
+    """Set, in place, the exponentials below the dtype's smallest normal number to 0.
+
+    Beside a row's largest term, ``exp(0) = 1``, such a weight changes no digit of a
+    weighted sum; but subnormal numbers make the CPU's arithmetic, above all the matrix
+    product with the values, tens of times slower (measured: 35x for a 512 x 512 product
+    in float64). Callers use it where `subnormal_weights_possible` says so.
+    """
+    np.copyto(exps, 0.0, where=exps < np.finfo(exps.dtype).smallest_normal)
 
 
 def _softmax(scores: FloatArray, axis: int = -1, *, out: FloatArray | None = None) -> FloatArray:

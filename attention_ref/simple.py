@@ -18,7 +18,15 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._online import FULL_FORM_KEYS, KEY_BLOCK, SCORES_BUDGET, Problem, attend, scores_may_overflow
+from ._online import (
+    FULL_FORM_KEYS,
+    KEY_BLOCK,
+    SCORES_BUDGET,
+    Problem,
+    attend,
+    scores_may_overflow,
+    subnormal_weights_possible,
+)
 from ._validate import (
     FloatArray,
     Operands,
@@ -310,6 +318,7 @@ def context_vectors(inputs: ArrayLike, block_size: int | None = None) -> FloatAr
             dropout_p=0.0,
             blame=({"inputs": x}, {"inputs": x}),
             check_scores=scores_may_overflow(x, x, 1.0),
+            flush_subnormal=subnormal_weights_possible(x, x, 1.0),
             mask_overflow=lambda: None,  # no mask
         )
         return attend(problem, block_size=block_size, rng=None)[0]
@@ -331,6 +340,7 @@ def context_vectors(inputs: ArrayLike, block_size: int | None = None) -> FloatAr
     # CPU's cache is read from memory once for max, shift, exp and sum, not four times.
     totals = np.empty((*batch, num_tokens, 1), x.dtype)  # (..., N, 1): row sums
     block = max(1, (256 << 10) // scores[..., 0, :].nbytes)  # rows in 256 KiB
+    flush = subnormal_weights_possible(x, x, 1.0)
     for start in range(0, num_tokens, block):
         rows = scores[..., start : start + block, :]  # (..., B, N): a view
         # Each row's maximum is at least its diagonal |x_i|^2 >= 0, so a row with an
@@ -339,7 +349,7 @@ def context_vectors(inputs: ArrayLike, block_size: int | None = None) -> FloatAr
         top = rows.max(axis=-1, keepdims=True)  # (..., B, 1)
         check_no_overflow(top, "a dot product", {"inputs": x})
         # In place: the rows become unnormalised weights in (0, 1]; sums (..., B, 1).
-        _, sums = _softmax_parts(rows, top=top, out=rows)
+        _, sums = _softmax_parts(rows, top=top, out=rows, flush=flush)
         totals[..., start : start + block, :] = sums
     np.matmul(scores, x, out=context)  # (..., N, D); overwrites the keys, now used
     context /= totals  # normalise N x D numbers, not N x N

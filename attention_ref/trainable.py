@@ -34,7 +34,13 @@ from typing import Any, Literal, overload
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
-from ._online import Problem, attend, choose_block_size, scores_may_overflow
+from ._online import (
+    Problem,
+    attend,
+    choose_block_size,
+    scores_may_overflow,
+    subnormal_weights_possible,
+)
 from ._validate import (
     FloatArray,
     Operands,
@@ -381,6 +387,9 @@ def _problem(
         dropout_p=dropout_p,
         blame=blame,
         check_scores=scores_may_overflow(q, k, scale),
+        flush_subnormal=subnormal_weights_possible(
+            q, k, scale, float_mask=mask is not None and mask.dtype != np.bool_
+        ),
         mask_overflow=mask_overflow,
     )
 

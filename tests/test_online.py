@@ -17,6 +17,7 @@ from types import ModuleType
 
 import numpy as np
 import pytest
+import scipy.special
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -321,8 +322,58 @@ def _problem_of(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> online.Problem:
         dropout_p=0.0,
         blame=({}, {}),
         check_scores=False,
+        flush_subnormal=False,
         mask_overflow=lambda: None,
     )
+
+
+# --- subnormal weights ----------------------------------------------------------------
+
+
+def _scipy_context(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weights and context vectors by scipy, subnormal weights and all."""
+    weights = scipy.special.softmax(x @ x.T, axis=-1)
+    return weights, weights @ x
+
+
+@pytest.mark.parametrize("block_size", [None, 100, 512])
+def test_subnormal_weights_change_no_result(block_size: int | None) -> None:
+    # Unscaled D = 768: scores of one query spread by about 768, so many exponentials
+    # fall between 1e-323 and 1e-308, where BLAS is tens of times slower. They are
+    # flushed to 0; the context vectors and the weights agree with scipy's all the same.
+    x = np.random.default_rng(5).standard_normal((512, 768))
+    assert online.subnormal_weights_possible(x, x, 1.0)
+    weights, context = _scipy_context(x)
+    tiny = np.finfo(np.float64).smallest_normal
+    assert np.any((weights > 0) & (weights < tiny))  # the case is what it claims to be
+    np.testing.assert_allclose(context_vectors(x, block_size=block_size), context, rtol=1e-13)
+    got, got_weights = scaled_dot_product_attention(x, x, x, scale=1.0, return_weights=True)
+    np.testing.assert_allclose(got, context, rtol=1e-13)
+    np.testing.assert_allclose(got_weights, weights, rtol=1e-13, atol=tiny)
+    assert not np.any((got_weights > 0) & (got_weights < tiny))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("seed", range(5))
+def test_no_subnormal_weight_where_the_bound_says_none(dtype: type, seed: int) -> None:
+    # Where the bound rules subnormal weights out (no flush is made), there are none.
+    rng = np.random.default_rng(seed)
+    dim = int(rng.integers(1, 100))
+    x = (rng.standard_normal((64, dim)) * rng.uniform(0.1, 3.0)).astype(dtype)
+    scale = float(rng.uniform(0.01, 1.0))
+    weights = scipy.special.softmax(scale * (x @ x.T).astype(np.float64), axis=-1)
+    possible = online.subnormal_weights_possible(x, x, scale)
+    smallest = weights.astype(dtype).min()
+    assert possible or smallest == 0 or smallest >= np.finfo(dtype).smallest_normal
+
+
+def test_a_float_mask_may_make_subnormal_weights() -> None:
+    q = k = INPUTS.astype(float)
+    assert not online.subnormal_weights_possible(q, k, 1.0)
+    assert online.subnormal_weights_possible(q, k, 1.0, float_mask=True)
+    bias = np.where(np.eye(6, dtype=bool), 0.0, -720.0)  # exp(-720) is subnormal
+    _, weights = scaled_dot_product_attention(q, k, q, mask=bias, return_weights=True)
+    assert np.all((weights == 0) | (weights >= np.finfo(np.float64).smallest_normal))
 
 
 # --- masks in the classes -----------------------------------------------------------
@@ -446,7 +497,7 @@ def test_overflow_in_blocks_is_the_same_error() -> None:
 def test_block_scores_budget_rule_is_documented() -> None:
     # The rule stated in the docstrings' Notes is the one in the code.
     assert online.FULL_FORM_KEYS == 1024
-    assert online.KEY_BLOCK == online.ROW_BLOCK == 256
+    assert online.KEY_BLOCK == 256
     assert online.SCORES_BUDGET == 256 * 2**20
     assert math.isfinite(online.UNIT_BYTES)
 
