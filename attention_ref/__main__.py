@@ -365,11 +365,11 @@ def main(argv: list[str] | None = None) -> int:
     0
     """
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["vectors"]:  # its own command, with its own arguments
-        from .vectors import main as write_vectors
-
-        return write_vectors(argv[1:])
     try:
+        if argv[:1] == ["vectors"]:  # its own command, with its own arguments
+            from .vectors import main as write_vectors
+
+            return write_vectors(argv[1:])
         args = build_parser().parse_args(argv)
         walk = Walkthrough.from_args(args)
         write_lines([to_json(walk)] if args.json else to_text(walk, args.precision))

@@ -31,6 +31,7 @@ that every number in the file is finite and the file is plain JSON.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import math
 import re
@@ -552,6 +553,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     -------
     int
         The exit status, 0; a bad argument exits with status 2 (argparse).
+
+    Raises
+    ------
+    OSError
+        If the output cannot be written: `BrokenPipeError` when the reader has gone
+        (``| head``) or stdout is closed. ``python -m attention_ref`` turns these into
+        exit status 1, quietly for a closed pipe.
     """
     parser = argparse.ArgumentParser(
         prog="attention-ref vectors",
@@ -565,7 +573,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     text = to_json(build_vectors()) + "\n"
     if args.output is None:
+        if sys.stdout is None:  # started with stdout closed (>&-)
+            raise BrokenPipeError(errno.EPIPE, "standard output is closed")
         sys.stdout.write(text)
+        sys.stdout.flush()  # here, so that a closed pipe is the caller's BrokenPipeError
     else:
         args.output.write_text(text, encoding="utf-8")
     return 0

@@ -699,6 +699,7 @@ def test_a_closed_pipe_ends_quietly_every_time(tmp_path: Path) -> None:
     # goes; the small one is cut before the command writes at all.
     big = str(long_input(tmp_path, 300))
     runs = [(["--input", big, "--all-pairs"], 1)] * 12 + [([], 0)] * 12
+    runs += [(["vectors"], 0)] * 8  # its own command too, cut before it writes
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda run: cut_off(*run), runs))
     for code, err in results:
@@ -706,23 +707,25 @@ def test_a_closed_pipe_ends_quietly_every_time(tmp_path: Path) -> None:
         assert code == 1
 
 
-def run_with(**popen: object) -> subprocess.CompletedProcess[str]:
-    """The real command on the worked example, its streams as `popen` sets them."""
+def run_with(*argv: str, **popen: object) -> subprocess.CompletedProcess[str]:
+    """The real command (the worked example, or `argv`), its streams as `popen` sets them."""
     return subprocess.run(
-        [sys.executable, "-m", "attention_ref"], cwd=ROOT, text=True, check=False, **popen
+        [sys.executable, "-m", "attention_ref", *argv], cwd=ROOT, text=True, check=False, **popen
     )
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="closes a file descriptor for the child")
-def test_started_with_stdout_closed_ends_quietly() -> None:
-    done = run_with(stderr=subprocess.PIPE, preexec_fn=lambda: os.close(1))
+@pytest.mark.parametrize("argv", [[], ["vectors"]])
+def test_started_with_stdout_closed_ends_quietly(argv: list[str]) -> None:
+    done = run_with(*argv, stderr=subprocess.PIPE, preexec_fn=lambda: os.close(1))
     assert (done.returncode, done.stderr) == (1, "")
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
-def test_a_write_that_fails_is_one_line() -> None:
+@pytest.mark.parametrize("argv", [[], ["vectors"], ["vectors", "--output", "/dev/full"]])
+def test_a_write_that_fails_is_one_line(argv: list[str]) -> None:
     with open("/dev/full", "w") as full:
-        done = run_with(stdout=full, stderr=subprocess.PIPE)
+        done = run_with(*argv, stdout=full, stderr=subprocess.PIPE)
     assert done.returncode == 1
     assert done.stderr == "attention-ref: error: cannot write the output: No space left on device\n"
 
