@@ -49,9 +49,11 @@ SCORES_BUDGET = 256 << 20  # bytes
 # with V. Measured on 2 cores (N = 4096 to 16384, D = 3 to 768): 256 is as fast as 512
 # or 1024 or faster, except at D = 768, where it is within 15 %.
 KEY_BLOCK = 256
-# Query rows per unit in the full form, within UNIT_BYTES: each unit costs a fixed
-# price (its share of the keys and values read again, a dozen numpy calls), and at
-# (8, 12, 512, 64) 512 rows were 10-25 % faster than 256 (2 cores, AVX-512).
+# Query rows per unit in the full form, within UNIT_BYTES: fewer units, each with a
+# fixed cost (a dozen numpy calls, its keys and values read again). Measured
+# interleaved at (8, 12, 512, 64), 512 against 256: 0.80x (float32) and 0.83x
+# (float64) of the time without a causal mask, 0.97x and 1.03x with one (where the
+# first of two 256-row units skips half its keys); context vectors within 2 %.
 FULL_FORM_ROWS = 512
 # Up to this many keys, a unit takes them all in one block (the full form); beyond,
 # blocks of KEY_BLOCK were measured faster (N = 4096, D = 3 and 64: 1.5x to 2x).
