@@ -636,37 +636,26 @@ def test_a_memory_limit_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None
 
     limit = 600 * 2**20
     np.save(tmp_path / "n.npy", np.ones((10_000, 2)))
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "attention_ref",
-            "--input",
-            str(tmp_path / "n.npy"),
-            "--all-pairs",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
-        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)),
-        check=False,
-    )
+
+    def run(*options: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "attention_ref", "--input", str(tmp_path / "n.npy"), *options],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env={**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
+            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)),
+            check=False,
+        )
+
+    done = run("--all-pairs")
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("\n") == 1, done.stderr
     assert done.stderr.startswith(
         "attention-ref: error: not enough memory for attention over 10,000 tokens"
     )
     # The context vectors alone never make the 10,000 x 10,000 matrix.
-    done = subprocess.run(
-        [sys.executable, "-m", "attention_ref", "--input", str(tmp_path / "n.npy")],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
-        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)),
-        check=False,
-    )
+    done = run()
     assert done.returncode == 0, done.stderr
 
 
