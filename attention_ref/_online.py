@@ -87,41 +87,42 @@ class Problem:
     mask_overflow: Callable[[], None]  # raises the error for a float mask that overflows
 
 
-def scores_may_overflow(q: FloatArray, k: FloatArray, scale: float) -> bool:
-    """Whether some score ``scale * q_i . k_j`` might overflow, by a bound in O(N·D).
+def score_bound(q: FloatArray, k: FloatArray, scale: float) -> float:
+    """An upper bound on every ``|scale * q_i . k_j|``, in O(N·D): Cauchy-Schwarz.
 
-    ``|q_i . k_j| <= E max|q| max|k|``; with a factor 2 for rounding, a bound below the
-    dtype's largest number proves that no score overflows, and the N x N scores need no
-    check of their own. For few scores (under `THREAD_MIN_SCORES`), checking them is
-    cheaper than the bound: the answer is then "check".
+    ``scale * max|q_i| * max|k_j|`` over the rows' Euclidean norms; inf if a squared
+    norm overflows, which only makes the callers below more careful.
+    """
+    squares_q = float(np.einsum("...i,...i->...", q, q).max())  # no |q| array
+    squares_k = float(np.einsum("...i,...i->...", k, k).max())
+    return scale * math.sqrt(squares_q) * math.sqrt(squares_k)  # Python floats: no warning
+
+
+def scores_may_overflow(q: FloatArray, k: FloatArray, bound: float) -> bool:
+    """Whether some score might overflow, given their `score_bound`.
+
+    With a factor 2 for rounding, a bound below the dtype's largest number proves that
+    no score overflows, and the N x N scores need no check of their own. For few scores
+    (under `THREAD_MIN_SCORES`), checking them is cheaper than trusting a bound: the
+    answer is then "check".
     """
     # At least as many scores as there are, when batch axes broadcast: cheap to count.
     num_scores = (q.size // q.shape[-1]) * (k.size // k.shape[-1])
     if num_scores < THREAD_MIN_SCORES:
         return True
-    info = np.finfo(q.dtype)
-    size_q = max(float(q.max()), -float(q.min()))  # max |q| without an |q| array
-    size_k = max(float(k.max()), -float(k.min()))
-    bound = 2.0 * q.shape[-1] * size_q * size_k * scale  # Python floats: inf, no warning
-    return not bound < float(info.max)
+    return not 2.0 * bound < float(np.finfo(q.dtype).max)
 
 
-def subnormal_weights_possible(
-    q: FloatArray, k: FloatArray, scale: float, float_mask: bool = False
-) -> bool:
-    """Whether some ``exp(score - row max)`` might be subnormal, by a bound in O(N·D).
+def subnormal_weights_possible(bound: float, dtype: Any, float_mask: bool = False) -> bool:
+    """Whether some ``exp(score - row max)`` might be subnormal, given the `score_bound`.
 
-    Two scores of one query differ by at most ``2 scale |q_i| max|k_j|``
-    (Cauchy-Schwarz); below ``-log(smallest normal)`` (708 in float64, 87 in float32)
-    every weight is normal or exactly 0 (a masked key). A float mask can add any
-    spread, so with one the answer is yes.
+    Two scores of one query differ by at most twice the bound; below
+    ``-log(smallest normal)`` (708 in float64, 87 in float32) every weight is normal or
+    exactly 0 (a masked key). A float mask can add any spread, so with one the answer
+    is yes.
     """
-    if float_mask:
-        return True
-    norm_q = float(np.sqrt(np.einsum("...i,...i->...", q, q).max()))
-    norm_k = float(np.sqrt(np.einsum("...i,...i->...", k, k).max()))
-    spread = 2.0 * scale * norm_q * norm_k  # Python floats: inf, no warning
-    return not spread < -math.log(float(np.finfo(q.dtype).smallest_normal))
+    smallest = float(np.finfo(dtype).smallest_normal)
+    return float_mask or not 2.0 * bound < -math.log(smallest)
 
 
 def choose_block_size(problem: Problem, block_size: int | None) -> int | None:

@@ -24,6 +24,7 @@ from ._online import (
     SCORES_BUDGET,
     Problem,
     attend,
+    score_bound,
     scores_may_overflow,
     subnormal_weights_possible,
 )
@@ -306,6 +307,7 @@ def context_vectors(inputs: ArrayLike, block_size: int | None = None) -> FloatAr
     too_big = math.prod(x.shape[:-1]) * num_tokens * x.itemsize > SCORES_BUDGET
     if block_size is None and (too_big or (num_tokens > FULL_FORM_KEYS and 8 * dim < num_tokens)):
         block_size = KEY_BLOCK
+    bound = score_bound(x, x, 1.0)  # |x_i . x_j| at most
     if block_size is not None:
         problem = Problem(
             query=x,
@@ -317,8 +319,8 @@ def context_vectors(inputs: ArrayLike, block_size: int | None = None) -> FloatAr
             causal=False,
             dropout_p=0.0,
             blame=({"inputs": x}, {"inputs": x}),
-            check_scores=scores_may_overflow(x, x, 1.0),
-            flush_subnormal=subnormal_weights_possible(x, x, 1.0),
+            check_scores=scores_may_overflow(x, x, bound),
+            flush_subnormal=subnormal_weights_possible(bound, x.dtype),
             mask_overflow=lambda: None,  # no mask
         )
         return attend(problem, block_size=block_size, rng=None)[0]
@@ -340,7 +342,7 @@ def context_vectors(inputs: ArrayLike, block_size: int | None = None) -> FloatAr
     # CPU's cache is read from memory once for max, shift, exp and sum, not four times.
     totals = np.empty((*batch, num_tokens, 1), x.dtype)  # (..., N, 1): row sums
     block = max(1, (256 << 10) // scores[..., 0, :].nbytes)  # rows in 256 KiB
-    flush = subnormal_weights_possible(x, x, 1.0)
+    flush = subnormal_weights_possible(bound, x.dtype)
     for start in range(0, num_tokens, block):
         rows = scores[..., start : start + block, :]  # (..., B, N): a view
         # Each row's maximum is at least its diagonal |x_i|^2 >= 0, so a row with an

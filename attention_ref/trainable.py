@@ -38,6 +38,7 @@ from ._online import (
     Problem,
     attend,
     choose_block_size,
+    score_bound,
     scores_may_overflow,
     subnormal_weights_possible,
 )
@@ -376,6 +377,7 @@ def _problem(
             f"{mask.max():.3g}); keep the float mask's entries small or -inf"
         )
 
+    bound = score_bound(q, k, scale)  # |scale q_i . k_j| at most
     return Problem(
         query=pad(q),
         key=pad(k),
@@ -386,9 +388,9 @@ def _problem(
         causal=causal,
         dropout_p=dropout_p,
         blame=blame,
-        check_scores=scores_may_overflow(q, k, scale),
+        check_scores=scores_may_overflow(q, k, bound),
         flush_subnormal=subnormal_weights_possible(
-            q, k, scale, float_mask=mask is not None and mask.dtype != np.bool_
+            bound, q.dtype, float_mask=mask is not None and mask.dtype != np.bool_
         ),
         mask_overflow=mask_overflow,
     )

@@ -342,7 +342,7 @@ def test_subnormal_weights_change_no_result(block_size: int | None) -> None:
     # fall between 1e-323 and 1e-308, where BLAS is tens of times slower. They are
     # flushed to 0; the context vectors and the weights agree with scipy's all the same.
     x = np.random.default_rng(5).standard_normal((512, 768))
-    assert online.subnormal_weights_possible(x, x, 1.0)
+    assert online.subnormal_weights_possible(online.score_bound(x, x, 1.0), x.dtype)
     weights, context = _scipy_context(x)
     tiny = np.finfo(np.float64).smallest_normal
     assert np.any((weights > 0) & (weights < tiny))  # the case is what it claims to be
@@ -362,15 +362,16 @@ def test_no_subnormal_weight_where_the_bound_says_none(dtype: type, seed: int) -
     x = (rng.standard_normal((64, dim)) * rng.uniform(0.1, 3.0)).astype(dtype)
     scale = float(rng.uniform(0.01, 1.0))
     weights = scipy.special.softmax(scale * (x @ x.T).astype(np.float64), axis=-1)
-    possible = online.subnormal_weights_possible(x, x, scale)
+    possible = online.subnormal_weights_possible(online.score_bound(x, x, scale), dtype)
     smallest = weights.astype(dtype).min()
     assert possible or smallest == 0 or smallest >= np.finfo(dtype).smallest_normal
 
 
 def test_a_float_mask_may_make_subnormal_weights() -> None:
     q = k = INPUTS.astype(float)
-    assert not online.subnormal_weights_possible(q, k, 1.0)
-    assert online.subnormal_weights_possible(q, k, 1.0, float_mask=True)
+    bound = online.score_bound(q, k, 1.0)
+    assert not online.subnormal_weights_possible(bound, q.dtype)
+    assert online.subnormal_weights_possible(bound, q.dtype, float_mask=True)
     bias = np.where(np.eye(6, dtype=bool), 0.0, -720.0)  # exp(-720) is subnormal
     _, weights = scaled_dot_product_attention(q, k, q, mask=bias, return_weights=True)
     assert np.all((weights == 0) | (weights >= np.finfo(np.float64).smallest_normal))
