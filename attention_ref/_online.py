@@ -13,12 +13,15 @@ $$
 
 At the end $o / \ell$ is exactly softmax(scores) @ values: every term carries the
 same factor $e^{-m_\text{final}}$. This is the core of FlashAttention (Dao et al. 2022).
+Where a bound on the scores, found in O(N·D) before any of them, proves that
+``exp(score)`` itself neither overflows nor underflows (`needs_shift`), the shift is 0:
+no maximum, no subtraction and no rescaling, and the blocks' sums simply add up.
 
-Work is split into *units*: a block of query rows (with a chunk of the batch axes when
-the rows are few), each independent of the others. A unit walks over the keys in
-blocks, so it holds one (rows x key block) array of scores; units run in a thread pool
-on both cores, with BLAS held to one thread per worker (``threadpoolctl``), when the
-work is large enough to pay for the threads.
+Work is split into *units*: a block of query rows and a chunk of the last batch axis
+(heads, say), each independent of the others. A unit walks over the keys in blocks, so
+it holds one (heads x rows x key block) array of scores; when the work is large enough
+to pay for threads, one worker per core takes the next unit until none is left, with
+BLAS held to one thread per worker (``threadpoolctl``).
 
 Everything here trusts its arguments; `attention_ref.trainable` and
 `attention_ref.simple` check them.
@@ -28,35 +31,42 @@ from __future__ import annotations
 
 import math
 import os
-from collections import deque
+import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ._validate import FloatArray, Operands, check_no_overflow
-from .normalize import _flush_subnormal, _softmax_parts
+from .normalize import _flush_subnormal
 
 # The full form makes the (..., L, S) scores at once while they take at most this much.
 SCORES_BUDGET = 256 << 20  # bytes
-# Rows and keys per block when blocking: a (256 x 256) block of float64 scores is 512 KiB,
-# which stays in a core's 2 MiB L2 cache through max, shift, exp, sum and the product
-# with V. Measured on 2 cores (N = 4096 to 16384, D = 3 to 768): 256 is as fast as 512
-# or 1024 or faster, except at D = 768, where it is within 15 %.
-KEY_BLOCK = 256
+# Rows and keys per block when blocking: a (512 x 512) block of float64 scores is 2 MiB,
+# a core's L2 cache, through exp, the sums and the product with V. Measured on 2 cores
+# at N = 4096 (D = 3, 64, 768): against 256, 0.6x to 0.75x of the time at D = 3,
+# 0.85x at D = 64 in float32 and the same in float64; each numpy call does 4 times
+# the work, so the two threads hand the interpreter over 4 times less often.
+KEY_BLOCK = 512
 # Query rows per unit in the full form, within UNIT_BYTES: fewer units, each with a
 # fixed cost (a dozen numpy calls, its keys and values read again). Measured
 # interleaved at (8, 12, 512, 64), 512 against 256: 0.80x (float32) and 0.83x
 # (float64) of the time without a causal mask, 0.97x and 1.03x with one (where the
 # first of two 256-row units skips half its keys); context vectors within 2 %.
 FULL_FORM_ROWS = 512
+# Query rows per unit in the full form with a causal mask: a unit of rows r0 .. r1
+# takes keys 0 .. r1 only, so smaller units skip more of the upper triangle. Measured
+# interleaved at (8, 12, 512, 64), 128 rows against 512: 0.79x (float32) and 0.68x
+# (float64) of the time; 64 rows were no faster.
+CAUSAL_ROWS = 128
 # Up to this many keys, a unit takes them all in one block (the full form); beyond,
-# blocks of KEY_BLOCK were measured faster (N = 4096, D = 3 and 64: 1.5x to 2x).
+# blocks of KEY_BLOCK were measured as fast or faster (N = 2048 and 4096, D = 64 and
+# 768: 0.8x to 1x of the time).
 FULL_FORM_KEYS = 1024
 # Below this many score entries in total, threads cost more than they save.
 THREAD_MIN_SCORES = 1 << 18
@@ -82,9 +92,71 @@ class Problem:
     causal: bool
     dropout_p: float
     blame: tuple[Operands, Operands]
-    check_scores: bool  # whether a score may overflow: then each block is checked
-    flush_subnormal: bool  # whether a weight may be subnormal: then each block is flushed
     mask_overflow: Callable[[], None]  # raises the error for a float mask that overflows
+    bound: float  # `score_bound`: no |score| is larger
+    check_scores: bool  # whether a score may overflow: then each block is checked
+    shift: bool  # whether exp needs each row shifted by its (running) maximum first
+    flush_subnormal: bool  # whether a weight may be subnormal: then each block is flushed
+
+
+def make_problem(
+    query: FloatArray,
+    key: FloatArray,
+    value: FloatArray,
+    *,
+    mask: NDArray[Any] | None,
+    batch: tuple[int, ...],
+    scale: float,
+    causal: bool,
+    dropout_p: float,
+    blame: tuple[Operands, Operands],
+    mask_overflow: Callable[[], None],
+) -> Problem:
+    """The `Problem` of checked arrays, with what their `score_bound` allows.
+
+    The arrays may have fewer axes than ``len(batch) + 2``; leading axes of 1 are added.
+    """
+    ndim = len(batch) + 2
+
+    def pad(a: NDArray[Any]) -> NDArray[Any]:
+        return a.reshape((1,) * (ndim - a.ndim) + a.shape)  # a view: leading axes of 1
+
+    float_mask = mask is not None and mask.dtype != np.bool_
+    bound, shift, flush = exp_plan(query, key, value, scale, float_mask=float_mask)
+    return Problem(
+        query=pad(query),
+        key=pad(key),
+        value=pad(value),
+        mask=None if mask is None else pad(mask),
+        batch=batch,
+        scale=scale,
+        causal=causal,
+        dropout_p=dropout_p,
+        blame=blame,
+        mask_overflow=mask_overflow,
+        bound=bound,
+        check_scores=scores_may_overflow(query, key, bound),
+        shift=shift,
+        flush_subnormal=flush,
+    )
+
+
+def exp_plan(
+    q: FloatArray, k: FloatArray, v: FloatArray, scale: float, *, float_mask: bool = False
+) -> tuple[float, bool, bool]:
+    """What the softmax of ``scale * q @ k.T`` needs, from one pass over `q`, `k`, `v`.
+
+    The `score_bound`, and whether to shift each row by its maximum (`needs_shift`) and
+    to flush subnormal weights (`subnormal_weights_possible`). O(N·D).
+    """
+    bound = score_bound(q, k, scale)
+    shift = needs_shift(bound, _largest_norm(v), q.dtype, k.shape[-2], float_mask)
+    return bound, shift, shift and subnormal_weights_possible(bound, q.dtype, float_mask)
+
+
+def _largest_norm(a: FloatArray) -> float:
+    """The largest Euclidean norm of a row of `a` (inf if its square overflows)."""
+    return math.sqrt(float(np.einsum("...i,...i->...", a, a).max()))  # no |a| array
 
 
 def score_bound(q: FloatArray, k: FloatArray, scale: float) -> float:
@@ -93,9 +165,7 @@ def score_bound(q: FloatArray, k: FloatArray, scale: float) -> float:
     ``scale * max|q_i| * max|k_j|`` over the rows' Euclidean norms; inf if a squared
     norm overflows, which only makes the callers below more careful.
     """
-    squares_q = float(np.einsum("...i,...i->...", q, q).max())  # no |q| array
-    squares_k = float(np.einsum("...i,...i->...", k, k).max())
-    return scale * math.sqrt(squares_q) * math.sqrt(squares_k)  # Python floats: no warning
+    return scale * _largest_norm(q) * _largest_norm(k)  # Python floats: no warning
 
 
 def scores_may_overflow(q: FloatArray, k: FloatArray, bound: float) -> bool:
@@ -111,6 +181,26 @@ def scores_may_overflow(q: FloatArray, k: FloatArray, bound: float) -> bool:
     if num_scores < THREAD_MIN_SCORES:
         return True
     return not 2.0 * bound < float(np.finfo(q.dtype).max)
+
+
+def needs_shift(
+    bound: float, value_norm: float, dtype: Any, num_keys: int, float_mask: bool = False
+) -> bool:
+    """Whether exp needs the scores shifted by each row's maximum, given their `score_bound`.
+
+    Softmax does not change when all scores of a row move by the same amount. The row's
+    maximum is the shift that makes ``exp`` safe whatever the scores. But where every
+    score lies in [-bound, bound], each ``exp(score)`` is a normal number, and the sums
+    of `num_keys` of them, alone and times values of norm at most `value_norm`, are
+    finite, shift 0 is as safe: it saves a maximum and a subtraction over every score
+    (and, in blocks, the rescaling). A float mask can move scores by any amount: then
+    the answer is yes.
+    """
+    info = np.finfo(dtype)
+    # A margin of 1 (a factor e) covers the rounding of the scores and of the bound.
+    underflow = -math.log(float(info.smallest_normal)) - 1.0
+    overflow = math.log(float(info.max)) - math.log(num_keys) - math.log(max(1.0, value_norm)) - 1.0
+    return float_mask or not bound < min(underflow, overflow)
 
 
 def subnormal_weights_possible(bound: float, dtype: Any, float_mask: bool = False) -> bool:
@@ -184,13 +274,25 @@ def attend(
         for unit in units:
             run(unit, draws(unit))
     else:
+        # Each worker takes the next unit until none is left: one task per worker, not
+        # one per unit, whose hand-offs were measured to cost 15 % of the time.
+        todo, lock, failed = iter(units), threading.Lock(), threading.Event()
+
+        def work() -> None:
+            while not failed.is_set():
+                with lock:  # units are taken, and their draws made, in order
+                    unit = next(todo, None)
+                    if unit is None:
+                        return
+                    keep = draws(unit)
+                try:
+                    run(unit, keep)
+                except BaseException:
+                    failed.set()  # the other workers stop too
+                    raise
+
         with _one_blas_thread(), ThreadPoolExecutor(workers) as pool:
-            pending: deque[Future[None]] = deque()
-            for unit in units:  # drawn here, in order, so the stream is the full form's
-                pending.append(pool.submit(run, unit, draws(unit)))
-                if len(pending) > 2 * workers:
-                    pending.popleft().result()
-            for future in pending:
+            for future in [pool.submit(work) for _ in range(workers)]:
                 future.result()
     # Weights sum to 1 up to rounding, so values near the float range's edge can
     # still overflow; O(L·Ev) to check.
@@ -199,12 +301,14 @@ def attend(
 
 
 def _units(problem: Problem, block_size: int | None) -> Iterator[tuple[slice, ...]]:
-    """Independent pieces of the work, in C order of (..., L): batch slices, then rows.
+    """Independent pieces of the work: a chunk of the last batch axis and a block of rows.
 
-    With few rows, a unit takes all of them and a chunk of the last batch axis, sized
-    so that its scores stay in cache; otherwise one batch entry and a block of rows.
-    Either way each unit's (..., rows, S) scores are contiguous in C order over the
-    whole (..., L, S), which keeps the dropout draws in the full form's order.
+    The chunk holds as many batch entries (heads, say) as keep the unit's scores within
+    `UNIT_BYTES`: one numpy call then does the work of several, and the two threads
+    hand the interpreter over less often. Units come in C order of (..., L). With
+    dropout, a unit that takes some of the rows takes one batch entry, so that each
+    unit's (..., rows, S) scores are contiguous in C order over the whole (..., L, S),
+    which keeps the draws in the full form's order.
     """
     batch = problem.batch
     num_queries, num_keys = problem.query.shape[-2], problem.key.shape[-2]
@@ -216,19 +320,21 @@ def _units(problem: Problem, block_size: int | None) -> Iterator[tuple[slice, ..
     key_block = num_keys if block_size is None else min(block_size, num_keys)
     if block_size is None:  # the full form: as many rows as keep the scores in cache
         rows = max(1, min(FULL_FORM_ROWS, UNIT_BYTES // (key_block * itemsize)))
+        if problem.causal:  # smaller units: a unit computes no score of its future keys
+            rows = min(rows, CAUSAL_ROWS)
     else:  # blocks of block_size queries (and keys): O(block_size^2) of scores
         rows = block_size
-    if num_queries <= rows and batch:
-        chunk = max(1, rows // num_queries)  # entries of the last batch axis per unit
-        for prefix in np.ndindex(batch[:-1]):
-            lead = tuple(slice(i, i + 1) for i in prefix)
-            for start in range(0, batch[-1], chunk):
-                yield (*lead, slice(start, start + chunk), slice(None))
-        return
-    for index in np.ndindex(batch):
-        lead = tuple(slice(i, i + 1) for i in index)
-        for start in range(0, num_queries, rows):
-            yield (*lead, slice(start, start + rows))
+    rows = min(rows, num_queries)
+    chunk = max(1, UNIT_BYTES // (rows * key_block * itemsize))
+    if problem.dropout_p > 0 and rows < num_queries:
+        chunk = 1
+    *outer, last = batch or (1,)
+    for prefix in np.ndindex(tuple(outer)):
+        lead = tuple(slice(i, i + 1) for i in prefix)
+        for first in range(0, last, chunk):
+            entries = (slice(first, first + chunk),) if batch else ()
+            for start in range(0, num_queries, rows):
+                yield (*lead, *entries, slice(start, start + rows))
 
 
 def _shape(problem: Problem, unit: tuple[slice, ...]) -> tuple[int, ...]:
@@ -287,10 +393,11 @@ def _block_scores(
     keys: tuple[int, int],
     lead: tuple[int, ...],
     out: FloatArray | None = None,
-) -> tuple[FloatArray, FloatArray]:
+) -> tuple[FloatArray, FloatArray | None]:
     """The masked scores of query rows ``rows`` against keys ``keys``, and their maxima.
 
-    (..., B, C) and (..., B, 1); into `out` if given. A score that overflows (possible
+    (..., B, C) and (..., B, 1), or None if the problem needs no `shift`; into `out`
+    if given. A score that overflows (possible
     only if `problem.check_scores`) or a float mask that overflows is an error. Like
     `_unit` and `_unit_weights`, runs under ``np.errstate(over="ignore",
     invalid="ignore")`` (see `attend`): a float mask of -1e300 in float32 is -inf, a
@@ -312,13 +419,44 @@ def _block_scores(
         else:
             scores += block
     if problem.causal and end - 1 > row0:  # some key here comes after some query
-        # query row0 + a sees key start + b iff b - a <= row0 - start
-        seen = np.tri(num_rows, end - start, row0 - start, dtype=np.bool_)
-        np.copyto(scores, -np.inf, where=~seen)
+        first = max(start, row0 + 1)  # every row sees the keys before this one
+        # query row0 + a sees key first + b iff b - a <= row0 - first
+        tail = scores[..., first - start :]
+        np.copyto(tail, -np.inf, where=_unseen(num_rows, end - first, row0 - first))
+    if not problem.shift:
+        return scores, None
     top = scores.max(axis=-1, keepdims=True)  # (..., B, 1)
     if mask is not None and mask.dtype != np.bool_ and np.isposinf(top).any():
         problem.mask_overflow()
     return scores, top
+
+
+def _shift(top: FloatArray) -> FloatArray:
+    """The rows' shift before exp: their maximum, or 0 where it is -inf (no key seen)."""
+    return np.where(np.isneginf(top), 0.0, top)  # exp(-inf - 0) = 0, never NaN
+
+
+def _exp_in_place(problem: Problem, scores: FloatArray, shift: FloatArray | None) -> FloatArray:
+    """Make (..., B, C) `scores` ``exp(scores - shift)`` in place; return their row sums.
+
+    Without a shift (the problem needs none), ``exp(scores)``. The sums (..., B, 1) are a
+    product with a vector of ones: measured 3x faster than ``sum`` in float32.
+    """
+    if shift is not None:
+        np.subtract(scores, shift, out=scores)
+    np.exp(scores, out=scores)
+    if problem.flush_subnormal:
+        _flush_subnormal(scores)
+    sums: FloatArray = scores @ _ones(scores.shape[-1], scores.dtype)
+    return sums
+
+
+@lru_cache(maxsize=16)
+def _ones(n: int, dtype: np.dtype[Any]) -> FloatArray:
+    """A read-only (n, 1) column of ones, shared by every call."""
+    ones = np.ones((n, 1), dtype)
+    ones.flags.writeable = False
+    return ones
 
 
 def _unit(
@@ -332,31 +470,30 @@ def _unit(
     row0, num_rows, num_keys = unit[-1].start or 0, q.shape[-2], k.shape[-2]
     stop = min(num_keys, row0 + num_rows) if problem.causal else num_keys  # later: unseen
     lead = _shape(problem, unit)[:-2]  # the unit's batch axes
-    top = acc = total = None
+    top = shift = acc = total = None
     for start in range(0, stop, key_block):
         end = min(start + key_block, stop)
         scores, block_top = _block_scores(
             problem, q, k, mask, scale, (row0, num_rows), (start, end), lead
         )
-        new_top = block_top if top is None else np.maximum(top, block_top)
-        shift = np.where(np.isneginf(new_top), 0.0, new_top)  # nothing seen yet: exp(-inf) = 0
-        np.subtract(scores, shift, out=scores)
-        np.exp(scores, out=scores)  # (..., B, C): unnormalised weights in [0, 1]
-        if problem.flush_subnormal:
-            _flush_subnormal(scores)
-        sums = scores.sum(axis=-1, keepdims=True)  # (..., B, 1): all of them, kept or not
+        if block_top is not None:  # the online softmax: shift by the running maximum
+            new_top = block_top if top is None else np.maximum(top, block_top)
+            shift = _shift(new_top)
+        sums = _exp_in_place(problem, scores, shift)  # all of them, kept or not
         if keep is not None:
             scores *= keep[..., start:end]  # only the kept ones reach the values
         part = scores @ v[..., start:end, :]  # (..., B, Ev)
-        if top is None or acc is None or total is None:
+        if acc is None or total is None:
             acc, total = part, sums
         else:
-            rescale = np.exp(top - shift)  # (..., B, 1): e^(m_old - m_new); 0 if m_old = -inf
-            acc *= rescale
+            if top is not None and shift is not None:
+                rescale = np.exp(top - shift)  # (..., B, 1): e^(m_old - m_new); 0 if -inf
+                acc *= rescale
+                total *= rescale
             acc += part
-            total *= rescale
             total += sums
-        top = new_top
+        if block_top is not None:
+            top = new_top
     assert acc is not None  # stop >= 1: at least one block
     assert total is not None
     total[total == 0] = 1.0  # a row with no key to see: 0 / 1 = 0, not 0 / 0
@@ -381,7 +518,7 @@ def _unit_weights(
     _, top = _block_scores(
         problem, q, k, mask, scale, (row0, num_rows), (0, stop), seen.shape[:-2], out=seen
     )
-    _, totals = _softmax_parts(seen, top=top, out=seen, flush=problem.flush_subnormal)
+    totals = _exp_in_place(problem, seen, None if top is None else _shift(top))
     # The context exactly as `_unit` makes it from one block of all keys (the same
     # operations in the same order), so that asking for the weights changes no bit of it.
     kept = seen if keep is None else seen * keep[..., :stop]  # only the kept reach V
@@ -394,6 +531,14 @@ def _unit_weights(
         seen *= keep[..., :stop]  # the dropped weights become 0
     context: FloatArray = part
     return context
+
+
+@lru_cache(maxsize=16)
+def _unseen(rows: int, cols: int, diagonal: int) -> NDArray[np.bool_]:
+    """True above the `diagonal`-th diagonal of a (rows, cols) array: the future keys."""
+    unseen = ~np.tri(rows, cols, diagonal, dtype=np.bool_)
+    unseen.flags.writeable = False  # shared by every call
+    return unseen
 
 
 @cache

@@ -22,11 +22,9 @@ from ._online import (
     FULL_FORM_KEYS,
     KEY_BLOCK,
     SCORES_BUDGET,
-    Problem,
     attend,
-    score_bound,
-    scores_may_overflow,
-    subnormal_weights_possible,
+    exp_plan,
+    make_problem,
 )
 from ._validate import (
     FloatArray,
@@ -270,13 +268,11 @@ def context_vectors(inputs: ArrayLike, block_size: int | None = None) -> FloatAr
     relative in float64 in the tests). Blocks of queries are independent: with enough
     work they run on all cores, each with one BLAS thread.
 
-    The rule for ``block_size=None``, measured on 2 cores against blocks of 256
-    (N = 1024 to 8192, D = 3, 64 and 768): the full form while N <= 1024 or
-    8·D >= N (there numpy's symmetric product ``syrk`` does half the work, and at
-    N = 4096, D = 768 the full form was 1.5 times faster), as long as its N x N
-    scores take at most 256 MiB; blocks of 256 otherwise, which were 1.2 to 2.4
-    times faster at D = 3 and 64 and need a few MiB. ``block_size=N`` (or more)
-    is one block: the full form's memory, whatever N.
+    The rule for ``block_size=None``, measured on 2 cores (N = 1024 to 4096, D = 64
+    and 768): the full form while N <= 1024, as long as its N x N scores take at
+    most 256 MiB; blocks of 512 beyond, which were as fast as the full form or
+    faster (up to 1.25 times at D = 768 in float32) and need a few MiB.
+    ``block_size=N`` (or more) is one block: the full form's memory, whatever N.
 
     Examples
     --------
@@ -305,22 +301,19 @@ def context_vectors(inputs: ArrayLike, block_size: int | None = None) -> FloatAr
     block_size = as_block_size(block_size)
     num_tokens, dim = x.shape[-2:]
     too_big = math.prod(x.shape[:-1]) * num_tokens * x.itemsize > SCORES_BUDGET
-    if block_size is None and (too_big or (num_tokens > FULL_FORM_KEYS and 8 * dim < num_tokens)):
+    if block_size is None and (too_big or num_tokens > FULL_FORM_KEYS):
         block_size = KEY_BLOCK
-    bound = score_bound(x, x, 1.0)  # |x_i . x_j| at most
     if block_size is not None:
-        problem = Problem(
-            query=x,
-            key=x,
-            value=x,
+        problem = make_problem(
+            x,
+            x,
+            x,
             mask=None,
             batch=x.shape[:-2],
             scale=1.0,
             causal=False,
             dropout_p=0.0,
             blame=({"inputs": x}, {"inputs": x}),
-            check_scores=scores_may_overflow(x, x, bound),
-            flush_subnormal=subnormal_weights_possible(bound, x.dtype),
             mask_overflow=lambda: None,  # no mask
         )
         return attend(problem, block_size=block_size, rng=None)[0]
@@ -342,9 +335,13 @@ def context_vectors(inputs: ArrayLike, block_size: int | None = None) -> FloatAr
     # CPU's cache is read from memory once for max, shift, exp and sum, not four times.
     totals = np.empty((*batch, num_tokens, 1), x.dtype)  # (..., N, 1): row sums
     block = max(1, (256 << 10) // scores[..., 0, :].nbytes)  # rows in 256 KiB
-    flush = subnormal_weights_possible(bound, x.dtype)
+    _, shift, flush = exp_plan(x, x, x, 1.0)
     for start in range(0, num_tokens, block):
         rows = scores[..., start : start + block, :]  # (..., B, N): a view
+        if not shift:  # the bound proves exp(score) safe: no maximum needed (exp_plan)
+            np.exp(rows, out=rows)
+            totals[..., start : start + block, :] = rows.sum(axis=-1, keepdims=True)
+            continue
         # Each row's maximum is at least its diagonal |x_i|^2 >= 0, so a row with an
         # overflow or a NaN in it has a maximum that is inf or NaN: checking the
         # maxima checks every score.

@@ -34,14 +34,7 @@ from typing import Any, Literal, overload
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
-from ._online import (
-    Problem,
-    attend,
-    choose_block_size,
-    score_bound,
-    scores_may_overflow,
-    subnormal_weights_possible,
-)
+from ._online import Problem, attend, choose_block_size, make_problem
 from ._validate import (
     FloatArray,
     Operands,
@@ -226,11 +219,11 @@ def scaled_dot_product_attention(
     not on the weights. With ``causal=True`` the key blocks entirely after a
     block's last query are skipped. The rule for ``block_size=None``: all the keys
     in one block while S <= 1024 (the full form, in units whose scores take at most
-    2 MiB, so nothing of size (..., L, S) is made either), blocks of 256 queries and
-    256 keys beyond. Measured on 2 cores at N = 4096 and D = 3 and 64, the blocks
-    are 1.5 to 2 times faster than all keys at once, as their scores stay in the
-    cache; at D = 768 they are as fast. At N = 16384, D = 64 in float64 they take
-    about 12 MiB instead of the 2 GiB of the scores.
+    2 MiB, so nothing of size (..., L, S) is made either), blocks of 512 queries and
+    512 keys beyond. Measured on 2 cores at N = 2048 and 4096, D = 64 and 768, the
+    blocks are as fast as all keys at once or faster, as their scores stay in the
+    cache; at N = 16384, D = 64 in float64 they take a few tens of MiB instead of
+    the 2 GiB of the scores.
 
     Dropout keeps weight $(i, j)$ where the draw $u_{ij}$ is at least
     $p$ and zeroes it elsewhere:
@@ -364,11 +357,7 @@ def _problem(
     dropout_p: float,
     blame: tuple[Operands, Operands],
 ) -> Problem:
-    """Checked arrays as one attention `Problem`, each with ``len(batch) + 2`` axes."""
-    ndim = len(batch) + 2
-
-    def pad(a: NDArray[Any]) -> NDArray[Any]:
-        return a.reshape((1,) * (ndim - a.ndim) + a.shape)  # a view: leading axes of 1
+    """Checked arrays as one attention `Problem`."""
 
     def mask_overflow() -> None:
         assert mask is not None
@@ -377,21 +366,16 @@ def _problem(
             f"{mask.max():.3g}); keep the float mask's entries small or -inf"
         )
 
-    bound = score_bound(q, k, scale)  # |scale q_i . k_j| at most
-    return Problem(
-        query=pad(q),
-        key=pad(k),
-        value=pad(v),
-        mask=None if mask is None else pad(mask),
+    return make_problem(
+        q,
+        k,
+        v,
+        mask=mask,
         batch=batch,
         scale=scale,
         causal=causal,
         dropout_p=dropout_p,
         blame=blame,
-        check_scores=scores_may_overflow(q, k, bound),
-        flush_subnormal=subnormal_weights_possible(
-            bound, q.dtype, float_mask=mask is not None and mask.dtype != np.bool_
-        ),
         mask_overflow=mask_overflow,
     )
 

@@ -52,7 +52,7 @@ def mha_inputs(case: Case) -> np.ndarray:
     return rng(case, *shape).standard_normal(shape).astype(case["dtype"])
 
 
-BLOCK = 256  # the blocked form's block size: the one block_size=None takes for long inputs
+BLOCK = 512  # the blocked form's block size: the one block_size=None takes for long inputs
 
 
 def ours(case: Case, **options: Any) -> Call:

@@ -10,6 +10,7 @@ ulp).
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import math
 import tracemalloc
@@ -311,18 +312,16 @@ def test_long_default_matches_torch_fused(torch: ModuleType) -> None:
 
 
 def _problem_of(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> online.Problem:
-    return online.Problem(
-        query=q,
-        key=k,
-        value=v,
+    return online.make_problem(
+        q,
+        k,
+        v,
         mask=None,
         batch=(),
         scale=1.0,
         causal=False,
         dropout_p=0.0,
         blame=({}, {}),
-        check_scores=False,
-        flush_subnormal=False,
         mask_overflow=lambda: None,
     )
 
@@ -375,6 +374,128 @@ def test_a_float_mask_may_make_subnormal_weights() -> None:
     bias = np.where(np.eye(6, dtype=bool), 0.0, -720.0)  # exp(-720) is subnormal
     _, weights = scaled_dot_product_attention(q, k, q, mask=bias, return_weights=True)
     assert np.all((weights == 0) | (weights >= np.finfo(np.float64).smallest_normal))
+
+
+# --- exp without the shift, where the bound proves it safe ----------------------------
+
+
+def _plan_problem(q: np.ndarray, k: np.ndarray, v: np.ndarray, **kw: object) -> online.Problem:
+    batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    args = {"mask": None, "scale": 1.0, "causal": False, "dropout_p": 0.0, **kw}
+    return online.make_problem(
+        q, k, v, batch=batch, blame=({"q": q}, {"v": v}), mask_overflow=lambda: None, **args
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    dtype=st.sampled_from([np.float32, np.float64]),
+    num_keys=st.integers(1, 300),
+    spread=st.floats(-1.0, 1.0),
+    value_exponent=st.integers(0, 36),
+    seed=st.integers(0, 2**16),
+)
+def test_the_shift_is_skipped_only_where_exp_is_safe(
+    dtype: type, num_keys: int, spread: float, value_exponent: int, seed: int
+) -> None:
+    # Scores whose bound lies within a factor 2 of the limit, either side of it: where
+    # `needs_shift` says no, exp of every score is normal and no sum overflows.
+    rng = np.random.default_rng(seed)
+    q, k = rng.standard_normal((8, 4)), rng.standard_normal((num_keys, 4))
+    info = np.finfo(dtype)
+    limit = min(-math.log(info.smallest_normal), math.log(info.max) - math.log(num_keys))
+    grow = math.sqrt(limit / online.score_bound(q, k, 1.0)) * 2.0 ** (spread / 2)
+    q, k = (q * grow).astype(dtype), (k * grow).astype(dtype)
+    v = (rng.standard_normal((num_keys, 3)) * 10.0**value_exponent).astype(dtype)
+    problem = _plan_problem(q, k, v)
+    if problem.shift:
+        return
+    with np.errstate(over="ignore", under="ignore"):
+        exps = np.exp(q @ k.T)
+        assert np.all(exps >= info.smallest_normal)
+        assert np.all(np.isfinite(exps.sum(axis=-1)))
+        assert np.all(np.isfinite(exps @ v))
+
+
+@pytest.mark.parametrize("size", [None, 64])
+@pytest.mark.parametrize("causal", [False, True])
+def test_exp_without_the_shift_agrees_with_the_shifted_form(size: int | None, causal: bool) -> None:
+    q, k, v = (random((2, 3, 200, 16), s) for s in (1, 2, 3))
+    mask = random((3, 200, 200), 4) > -1.0  # about 1 in 6 masked
+    problem = _plan_problem(q, k, v, scale=0.25, causal=causal, mask=mask)
+    assert not problem.shift  # the case is what it claims
+    assert not problem.flush_subnormal
+    shifted = dataclasses.replace(problem, shift=True)
+    got = online.attend(problem, block_size=size, rng=None)[0]
+    expected = online.attend(shifted, block_size=size, rng=None)[0]
+    assert_close(got, expected, v)
+    assert_close(got, full(q, k, v, mask=mask, causal=causal, scale=0.25), v)
+
+
+def test_large_values_need_the_shift() -> None:
+    # float32 scores up to about 60: exp(60) is fine, but times 512 keys and values of
+    # 1e25 it overflows, where the shifted weights (at most 1) do not.
+    q, k = random((64, 8), 1), random((64, 8), 2)
+    grow = math.sqrt(60 / online.score_bound(q, k, 1.0))
+    q, k = (q * grow).astype(np.float32), (k * grow).astype(np.float32)
+    v = random((64, 4), 3, np.float32) * 1e25
+    problem = _plan_problem(q, k, v)
+    assert 59 < problem.bound < 61  # exp(bound) alone is no problem in float32
+    assert problem.shift
+    with pytest.raises(ValueError, match="the weighted sum of the values overflows"):
+        online.attend(dataclasses.replace(problem, shift=False), block_size=None, rng=None)
+    got = scaled_dot_product_attention(q, k, v, scale=1.0)
+    expected = scipy.special.softmax(q.astype(float) @ k.T.astype(float), axis=-1) @ v
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5 * np.abs(v).max())
+
+
+def test_a_float_mask_or_large_scores_need_the_shift() -> None:
+    x = INPUTS.astype(float)
+    assert not _plan_problem(x, x, x).shift
+    assert _plan_problem(x, x, x, mask=np.zeros((6, 6))).shift  # a float mask: any spread
+    assert _plan_problem(x * 30, x * 30, x).shift  # scores up to about 800
+
+
+# --- units: several heads at once, taken by each worker in turn --------------------------
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("dropout_p", [0.0, 0.3])
+def test_units_cover_every_score_once_in_c_order(causal: bool, dropout_p: float) -> None:
+    q = random((3, 5, 300, 8), 1)
+    problem = _plan_problem(q, q, q, causal=causal, dropout_p=dropout_p)
+    for size in (None, 64):
+        covered = np.zeros((3, 5, 300), dtype=int)
+        order = []
+        for unit in online._units(problem, size):
+            covered[unit] += 1
+            order.append(np.ravel_multi_index([s.start or 0 for s in unit], covered.shape))
+            heads, rows = unit[-2], unit[-1]
+            some_rows = rows != slice(None) and not (rows.start == 0 and rows.stop >= 300)
+            if dropout_p > 0 and some_rows:
+                assert heads.stop - heads.start == 1  # with dropout: contiguous scores
+        assert np.all(covered == 1)
+        assert order == sorted(order)
+
+
+def test_an_error_in_a_worker_stops_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Units of 2 sequences (see _units); the second unit overflows. The workers stop
+    # soon after, and the error is the caller's.
+    q = random((40, 300, 8), 1)
+    q[2] *= 1e160
+    started: list[tuple[slice, ...]] = []
+    real = online._unit
+
+    def counting(problem: online.Problem, unit: tuple[slice, ...], *args: object) -> np.ndarray:
+        started.append(unit)
+        return real(problem, unit, *args)
+
+    monkeypatch.setattr(online, "_unit", counting)
+    monkeypatch.setattr(online, "_cores", lambda: 2)
+    with pytest.raises(ValueError, match="query and key are too large together"):
+        scaled_dot_product_attention(q, q, q)
+    assert len(list(online._units(_plan_problem(q, q, q), None))) == 20
+    assert 0 < len(started) <= 4
 
 
 # --- masks in the classes -----------------------------------------------------------
@@ -498,7 +619,7 @@ def test_overflow_in_blocks_is_the_same_error() -> None:
 def test_block_scores_budget_rule_is_documented() -> None:
     # The rule stated in the docstrings' Notes is the one in the code.
     assert online.FULL_FORM_KEYS == 1024
-    assert online.KEY_BLOCK == 256
+    assert online.KEY_BLOCK == 512
     assert online.SCORES_BUDGET == 256 * 2**20
     assert math.isfinite(online.UNIT_BYTES)
 
