@@ -233,6 +233,7 @@ def attend(
     block_size: int | None,
     rng: np.random.Generator | None,
     return_weights: bool = False,
+    out: FloatArray | None = None,
 ) -> tuple[FloatArray, FloatArray | None]:
     """The context (..., L, Ev) of a checked problem, and the weights if asked for.
 
@@ -240,11 +241,13 @@ def attend(
     `return_weights` (the full form only) each unit computes its scores in its part of
     the (..., L, S) weights, softmaxes them there and multiplies them with the values.
     With dropout, the draws are made in the order of the units, which is C order over
-    (..., L, S): the same seed drops the same weights in every form.
+    (..., L, S): the same seed drops the same weights in every form. The context is
+    written into `out` if given (of any strides: the heads' columns of a merged array).
     """
     q, v = problem.query, problem.value
     num_queries, num_keys = q.shape[-2], problem.key.shape[-2]
-    context = np.empty((*problem.batch, num_queries, v.shape[-1]), q.dtype)
+    shape = (*problem.batch, num_queries, v.shape[-1])
+    context = np.empty(shape, q.dtype) if out is None else out
     weights = np.empty((*problem.batch, num_queries, num_keys), q.dtype) if return_weights else None
     if return_weights:
         block_size = None
@@ -269,7 +272,11 @@ def attend(
 
     if len(units) == 1 and weights is None and units[0] == (slice(None),) * (len(units[0])):
         with np.errstate(over="ignore", invalid="ignore"):  # everything at once: no copy
-            context = _unit(problem, units[0], key_block, draws(units[0]))
+            whole = _unit(problem, units[0], key_block, draws(units[0]))
+        if out is None:
+            context = whole
+        else:
+            context[...] = whole
     elif workers == 1:
         for unit in units:
             run(unit, draws(unit))

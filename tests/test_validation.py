@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from attention_ref import (
+    _validate,
     attention_scores,
     attention_weights,
     context_vector,
@@ -294,3 +297,40 @@ def test_errors_are_raised_before_any_numpy_warning() -> None:
 def test_overflowing_inputs_in_the_loop_form() -> None:
     with pytest.raises(ValueError, match="inputs are too large"):
         context_vectors_loop([[1e200, 1e200]])
+
+
+# --- products proved finite without a look at them ---------------------------------------
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    dtype=st.sampled_from([np.float32, np.float64]),
+    size=st.floats(0.0, 1.0),
+    scale=st.floats(0.0, 0.99),
+    seed=st.integers(0, 2**16),
+)
+def test_a_product_proved_finite_is_finite(
+    dtype: type, size: float, scale: float, seed: int
+) -> None:
+    # Entries and a scale that make scale * a @ b about 10^((size / 2 + scale) * 308)
+    # in float64 (38 in float32): either side of overflowing. Where Cauchy-Schwarz
+    # says finite, the product is.
+    rng = np.random.default_rng(seed)
+    digits = np.log10(float(np.finfo(dtype).max))
+    a = (rng.standard_normal((300, 16)) * 10 ** (size * digits / 4)).astype(dtype)
+    b = (rng.standard_normal((16, 300)) * 10 ** (size * digits / 4)).astype(dtype)
+    factor = float(10 ** (scale * digits))
+    product = _validate.unchecked_matmul(a, b, factor)
+    if _validate.provably_finite(a, b, product, factor):
+        assert np.all(np.isfinite(product))
+
+
+def test_proved_finite_only_when_large_and_bounded() -> None:
+    a = np.ones((300, 16))
+    assert _validate.provably_finite(a, a.T, a @ a.T)  # 90,000 entries of 16
+    assert not _validate.provably_finite(a[:10], a.T, a[:10] @ a.T)  # small: look instead
+    big = a * 1e154  # each product entry 1.6e309: overflows
+    with np.errstate(over="ignore"):
+        assert not _validate.provably_finite(big, big.T, big @ big.T)
+    with pytest.raises(ValueError, match="too large together: a dot product overflows"):
+        _validate.checked_matmul(big, big.T, "a dot product", {"x": big, "y": big})
