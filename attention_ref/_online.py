@@ -94,6 +94,7 @@ class Problem:
     blame: tuple[Operands, Operands]
     mask_overflow: Callable[[], None]  # raises the error for a float mask that overflows
     bound: float  # `score_bound`: no |score| is larger
+    value_norm: float  # the largest norm of a value: no context vector is longer
     check_scores: bool  # whether a score may overflow: then each block is checked
     shift: bool  # whether exp needs each row shifted by its (running) maximum first
     flush_subnormal: bool  # whether a weight may be subnormal: then each block is flushed
@@ -111,10 +112,13 @@ def make_problem(
     dropout_p: float,
     blame: tuple[Operands, Operands],
     mask_overflow: Callable[[], None],
+    norms: tuple[float, float, float] | None = None,
 ) -> Problem:
     """The `Problem` of checked arrays, with what their `score_bound` allows.
 
     The arrays may have fewer axes than ``len(batch) + 2``; leading axes of 1 are added.
+    `norms`, the largest row norms of `query`, `key` and `value`, if the caller has them
+    (see `as_inputs_with_norm`): otherwise they are computed here.
     """
     ndim = len(batch) + 2
 
@@ -122,7 +126,9 @@ def make_problem(
         return a.reshape((1,) * (ndim - a.ndim) + a.shape)  # a view: leading axes of 1
 
     float_mask = mask is not None and mask.dtype != np.bool_
-    bound, shift, flush = exp_plan(query, key, value, scale, float_mask=float_mask)
+    if norms is None:
+        norms = (_largest_norm(query), _largest_norm(key), _largest_norm(value))
+    bound, shift, flush = exp_plan(norms, scale, query.dtype, key.shape[-2], float_mask)
     return Problem(
         query=pad(query),
         key=pad(key),
@@ -135,6 +141,7 @@ def make_problem(
         blame=blame,
         mask_overflow=mask_overflow,
         bound=bound,
+        value_norm=norms[2],
         check_scores=scores_may_overflow(query, key, bound),
         shift=shift,
         flush_subnormal=flush,
@@ -142,16 +149,21 @@ def make_problem(
 
 
 def exp_plan(
-    q: FloatArray, k: FloatArray, v: FloatArray, scale: float, *, float_mask: bool = False
+    norms: tuple[float, float, float],
+    scale: float,
+    dtype: Any,
+    num_keys: int,
+    float_mask: bool = False,
 ) -> tuple[float, bool, bool]:
-    """What the softmax of ``scale * q @ k.T`` needs, from one pass over `q`, `k`, `v`.
+    """What the softmax of ``scale * q @ k.T`` needs, given the largest row norms of q, k, v.
 
     The `score_bound`, and whether to shift each row by its maximum (`needs_shift`) and
-    to flush subnormal weights (`subnormal_weights_possible`). O(N·D).
+    to flush subnormal weights (`subnormal_weights_possible`).
     """
-    bound = score_bound(q, k, scale)
-    shift = needs_shift(bound, _largest_norm(v), q.dtype, k.shape[-2], float_mask)
-    return bound, shift, shift and subnormal_weights_possible(bound, q.dtype, float_mask)
+    query_norm, key_norm, value_norm = norms
+    bound = scale * query_norm * key_norm  # as `score_bound`
+    shift = needs_shift(bound, value_norm, dtype, num_keys, float_mask)
+    return bound, shift, shift and subnormal_weights_possible(bound, dtype, float_mask)
 
 
 def _largest_norm(a: FloatArray) -> float:
@@ -302,8 +314,11 @@ def attend(
             for future in [pool.submit(work) for _ in range(workers)]:
                 future.result()
     # Weights sum to 1 up to rounding, so values near the float range's edge can
-    # still overflow; O(L·Ev) to check.
-    check_no_overflow(context, "the weighted sum of the values", problem.blame[1])
+    # still overflow; O(L·Ev) to check, unless the values are far from that edge: each
+    # context vector is a weighted mean of them (divided by 1 - p with dropout).
+    longest = 2.0 * problem.value_norm / (1.0 - problem.dropout_p)  # 2: rounding
+    if not longest < float(np.finfo(q.dtype).max):
+        check_no_overflow(context, "the weighted sum of the values", problem.blame[1])
     return context, weights
 
 

@@ -239,6 +239,26 @@ def provably_finite(
 
 def as_inputs(inputs: ArrayLike, name: str = "inputs") -> FloatArray:
     """Check token embeddings: shape ``(..., N, D)`` with N >= 1 and D >= 1, all finite."""
+    x = _as_rows(inputs, name)
+    check_finite(x, name)
+    return x
+
+
+def as_inputs_with_norm(inputs: ArrayLike, name: str = "inputs") -> tuple[FloatArray, float]:
+    """`as_inputs`, and the largest Euclidean norm of a row (inf if its square overflows).
+
+    One pass does both: a finite largest squared norm proves every entry finite, and
+    only an infinite or NaN one makes `check_finite` look for the culprit.
+    """
+    x = _as_rows(inputs, name)
+    squares = float(np.einsum("...i,...i->...", x, x).max())  # no |x| array
+    if not math.isfinite(squares):
+        check_finite(x, name)  # names a NaN or an infinity; else the squares overflowed
+    return x, math.sqrt(squares)
+
+
+def _as_rows(inputs: ArrayLike, name: str) -> FloatArray:
+    """A float array of shape (..., N, D) with N >= 1, D >= 1 and no batch axis of 0."""
     x = as_float_array(inputs, name)
     if x.ndim < 2 or x.shape[-1] == 0 or x.shape[-2] == 0:
         raise ValueError(
@@ -249,7 +269,6 @@ def as_inputs(inputs: ArrayLike, name: str = "inputs") -> FloatArray:
         raise ValueError(
             f"{name} must not be empty; got shape {x.shape} (a batch axis of length 0)"
         )
-    check_finite(x, name)
     return x
 
 

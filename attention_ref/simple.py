@@ -32,6 +32,7 @@ from ._validate import (
     as_block_size,
     as_float_array,
     as_inputs,
+    as_inputs_with_norm,
     as_token_index,
     check_finite,
     check_no_overflow,
@@ -297,7 +298,7 @@ def context_vectors(inputs: ArrayLike, block_size: int | None = None) -> FloatAr
            [0.4671, 0.591 , 0.5266],
            [0.4177, 0.6503, 0.5645]])
     """
-    x = as_inputs(inputs)
+    x, norm = as_inputs_with_norm(inputs)  # norm: the longest row's
     block_size = as_block_size(block_size)
     num_tokens, dim = x.shape[-2:]
     too_big = math.prod(x.shape[:-1]) * num_tokens * x.itemsize > SCORES_BUDGET
@@ -315,6 +316,7 @@ def context_vectors(inputs: ArrayLike, block_size: int | None = None) -> FloatAr
             dropout_p=0.0,
             blame=({"inputs": x}, {"inputs": x}),
             mask_overflow=lambda: None,  # no mask
+            norms=(norm, norm, norm),
         )
         return attend(problem, block_size=block_size, rng=None)[0]
     *batch, num_tokens, dim = x.shape
@@ -335,7 +337,7 @@ def context_vectors(inputs: ArrayLike, block_size: int | None = None) -> FloatAr
     # CPU's cache is read from memory once for max, shift, exp and sum, not four times.
     totals = np.empty((*batch, num_tokens, 1), x.dtype)  # (..., N, 1): row sums
     block = max(1, (256 << 10) // scores[..., 0, :].nbytes)  # rows in 256 KiB
-    _, shift, flush = exp_plan(x, x, x, 1.0)
+    _, shift, flush = exp_plan((norm, norm, norm), 1.0, x.dtype, num_tokens)
     for start in range(0, num_tokens, block):
         rows = scores[..., start : start + block, :]  # (..., B, N): a view
         if not shift:  # the bound proves exp(score) safe: no maximum needed (exp_plan)

@@ -44,6 +44,7 @@ from ._validate import (
     as_float_dtype,
     as_generator,
     as_inputs,
+    as_inputs_with_norm,
     as_lengths,
     as_mask,
     as_matrix,
@@ -313,9 +314,10 @@ def scaled_dot_product_attention(
            [0.    , 0.4292, 0.    , 0.3488, 0.419 , 0.    ],
            [0.    , 0.    , 0.    , 0.    , 0.2487, 0.    ]])
     """
-    q = as_inputs(query, "query")  # (..., L, E)
-    k = as_inputs(key, "key")  # (..., S, E)
-    v = as_inputs(value, "value")  # (..., S, Ev)
+    # Each with its longest row's norm, which bounds the scores (see `make_problem`).
+    q, query_norm = as_inputs_with_norm(query, "query")  # (..., L, E)
+    k, key_norm = as_inputs_with_norm(key, "key")  # (..., S, E)
+    v, value_norm = as_inputs_with_norm(value, "value")  # (..., S, Ev)
     batch = check_query_key_value(q, k, v)
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else as_scale(scale)
     causal = as_flag(causal, "causal")
@@ -341,6 +343,7 @@ def scaled_dot_product_attention(
         mask=checked_mask,
         dropout_p=dropout_p,
         blame=(blame, {"value": v}),
+        norms=(query_norm, key_norm, value_norm),
     )
     if return_weights:  # the full form: the weights are (..., L, S) anyway
         context, weights = attend(problem, block_size=None, rng=generator, return_weights=True)
@@ -361,8 +364,9 @@ def _problem(
     mask: NDArray[Any] | None,
     dropout_p: float,
     blame: tuple[Operands, Operands],
+    norms: tuple[float, float, float] | None = None,
 ) -> Problem:
-    """Checked arrays as one attention `Problem`."""
+    """Checked arrays as one attention `Problem` (`norms`: see `make_problem`)."""
 
     def mask_overflow() -> None:
         assert mask is not None
@@ -382,6 +386,7 @@ def _problem(
         dropout_p=dropout_p,
         blame=blame,
         mask_overflow=mask_overflow,
+        norms=norms,
     )
 
 

@@ -334,3 +334,24 @@ def test_proved_finite_only_when_large_and_bounded() -> None:
         assert not _validate.provably_finite(big, big.T, big @ big.T)
     with pytest.raises(ValueError, match="too large together: a dot product overflows"):
         _validate.checked_matmul(big, big.T, "a dot product", {"x": big, "y": big})
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_inputs_with_norm_name_the_bad_entry_as_inputs_does(bad: float) -> None:
+    x = np.ones((70, 80))  # more than 4096 entries: the cheap test first
+    x[3, 5] = bad
+    message = r"query must contain only finite numbers; got .* at index \(3, 5\)"
+    with pytest.raises(ValueError, match=message) as plain:
+        _validate.as_inputs(x, "query")
+    with pytest.raises(ValueError, match=message) as with_norm:
+        _validate.as_inputs_with_norm(x, "query")
+    assert str(with_norm.value) == str(plain.value)
+
+
+def test_inputs_with_norm_give_the_longest_row() -> None:
+    x = np.arange(12.0).reshape(4, 3)
+    checked, norm = _validate.as_inputs_with_norm(x)
+    assert checked is not None
+    assert norm == pytest.approx(np.linalg.norm(x, axis=1).max(), rel=1e-15)
+    huge = np.full((2, 3), 1e200)  # finite, but the squares overflow: no error, norm inf
+    assert _validate.as_inputs_with_norm(huge)[1] == np.inf
