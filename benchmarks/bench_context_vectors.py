@@ -147,6 +147,11 @@ def prepare(case: Case, names: list[str], min_time: float) -> dict[str, int]:
 
 def seconds_per_call(name: str) -> float:
     call, number = _calls[name], _number[name]
+    # One untimed call first, so that every timing starts warm whatever ran before it.
+    # It does not undo all of it: right after the full form has freed its N x N array,
+    # the next calls were measured 10 to 20 % slower for a while (page faults as the
+    # heap regrows, probably).
+    call()
     started = time.perf_counter()
     for _ in range(number):
         call()
