@@ -148,9 +148,9 @@ def prepare(case: Case, names: list[str], min_time: float) -> dict[str, int]:
 def seconds_per_call(name: str) -> float:
     call, number = _calls[name], _number[name]
     # One untimed call first, so that every timing starts warm whatever ran before it.
-    # It does not undo all of it: right after the full form has freed its N x N array,
-    # the next calls were measured 10 to 20 % slower for a while (page faults as the
-    # heap regrows, probably).
+    # It does not undo all of it: right after the full form had freed its N x N array,
+    # the next calls were measured about a fifth slower (N = 4096 and 8192, in one
+    # process), through the untimed call and several more.
     call()
     started = time.perf_counter()
     for _ in range(number):
