@@ -32,12 +32,12 @@ from __future__ import annotations
 import math
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 from numpy.typing import NDArray
@@ -94,13 +94,20 @@ class Problem:
     causal: bool
     dropout_p: float
     blame: tuple[Operands, Operands]
-    mask_overflow: Callable[[], None]  # raises the error for a float mask that overflows
     bound: float  # `score_bound`: no |score| is larger
     value_norm: float  # the largest norm of a value: no context vector is longer
     key_t: FloatArray | None  # (..., E, S): a transposed copy of `key` for small E
     check_scores: bool  # whether a score may overflow: then each block is checked
     shift: bool  # whether exp needs each row shifted by its (running) maximum first
     flush_subnormal: bool  # whether a weight may be subnormal: then each block is flushed
+
+    def mask_overflow(self) -> NoReturn:
+        """Raise the error for a float mask whose addition to the scores overflows."""
+        assert self.mask is not None
+        raise ValueError(
+            f"mask added to the scores overflows {self.query.dtype} (largest mask entry "
+            f"is {self.mask.max():.3g}); keep the float mask's entries small or -inf"
+        )
 
 
 def make_problem(
@@ -114,7 +121,6 @@ def make_problem(
     causal: bool,
     dropout_p: float,
     blame: tuple[Operands, Operands],
-    mask_overflow: Callable[[], None],
     norms: tuple[float, float, float] | None = None,
 ) -> Problem:
     """The `Problem` of checked arrays, with what their `score_bound` allows.
@@ -142,7 +148,6 @@ def make_problem(
         causal=causal,
         dropout_p=dropout_p,
         blame=blame,
-        mask_overflow=mask_overflow,
         bound=bound,
         value_norm=norms[2],
         key_t=transposed_keys(pad(key)),

@@ -315,7 +315,6 @@ def context_vectors(inputs: ArrayLike, block_size: int | None = None) -> FloatAr
             causal=False,
             dropout_p=0.0,
             blame=({"inputs": x}, {"inputs": x}),
-            mask_overflow=lambda: None,  # no mask
             norms=(norm, norm, norm),
         )
         return attend(problem, block_size=block_size, rng=None)[0]

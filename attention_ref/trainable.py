@@ -34,10 +34,9 @@ from typing import Any, Literal, overload
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
-from ._online import Problem, attend, choose_block_size, make_problem
+from ._online import attend, choose_block_size, make_problem
 from ._validate import (
     FloatArray,
-    Operands,
     Seed,
     as_block_size,
     as_flag,
@@ -333,11 +332,11 @@ def scaled_dot_product_attention(
     blame: dict[str, FloatArray | float] = {"query": q, "key": k}
     if scale > 1:  # a scale below 1 can only shrink the scores
         blame["scale"] = scale
-    problem = _problem(
+    problem = make_problem(
         q,
         k,
         v,
-        batch,
+        batch=batch,
         scale=scale,
         causal=causal,
         mask=checked_mask,
@@ -351,43 +350,6 @@ def scaled_dot_product_attention(
         return context, weights
     block_size = choose_block_size(problem, block_size)
     return attend(problem, block_size=block_size, rng=generator)[0]
-
-
-def _problem(
-    q: FloatArray,
-    k: FloatArray,
-    v: FloatArray,
-    batch: tuple[int, ...],
-    *,
-    scale: float,
-    causal: bool,
-    mask: NDArray[Any] | None,
-    dropout_p: float,
-    blame: tuple[Operands, Operands],
-    norms: tuple[float, float, float] | None = None,
-) -> Problem:
-    """Checked arrays as one attention `Problem` (`norms`: see `make_problem`)."""
-
-    def mask_overflow() -> None:
-        assert mask is not None
-        raise ValueError(
-            f"mask added to the scores overflows {q.dtype} (largest mask entry is "
-            f"{mask.max():.3g}); keep the float mask's entries small or -inf"
-        )
-
-    return make_problem(
-        q,
-        k,
-        v,
-        mask=mask,
-        batch=batch,
-        scale=scale,
-        causal=causal,
-        dropout_p=dropout_p,
-        blame=blame,
-        mask_overflow=mask_overflow,
-        norms=norms,
-    )
 
 
 def causal_mask(num_queries: int, num_keys: int | None = None) -> NDArray[np.bool_]:
@@ -700,11 +662,11 @@ class _Attention:
         """
         queries, keys, values = self._project(x)  # each (..., N, d_out)
         d_head = self.d_out // num_heads
-        problem = _problem(
+        problem = make_problem(
             _split_heads(queries, num_heads),  # (..., H, N, d_head)
             _split_heads(keys, num_heads),  # (..., H, N, d_head)
             _split_heads(values, num_heads),  # (..., H, N, d_head)
-            (*x.shape[:-2], num_heads),
+            batch=(*x.shape[:-2], num_heads),
             scale=1.0 / math.sqrt(d_head),
             causal=self.causal,
             mask=mask,

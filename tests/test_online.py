@@ -322,7 +322,6 @@ def _problem_of(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> online.Problem:
         causal=False,
         dropout_p=0.0,
         blame=({}, {}),
-        mask_overflow=lambda: None,
     )
 
 
@@ -382,9 +381,7 @@ def test_a_float_mask_may_make_subnormal_weights() -> None:
 def _plan_problem(q: np.ndarray, k: np.ndarray, v: np.ndarray, **kw: object) -> online.Problem:
     batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
     args = {"mask": None, "scale": 1.0, "causal": False, "dropout_p": 0.0, **kw}
-    return online.make_problem(
-        q, k, v, batch=batch, blame=({"q": q}, {"v": v}), mask_overflow=lambda: None, **args
-    )
+    return online.make_problem(q, k, v, batch=batch, blame=({"q": q}, {"v": v}), **args)
 
 
 @settings(max_examples=60, deadline=None)
