@@ -94,7 +94,6 @@ class Problem:
     causal: bool
     dropout_p: float
     blame: tuple[Operands, Operands]
-    bound: float  # `score_bound`: no |score| is larger
     value_norm: float  # the largest norm of a value: no context vector is longer
     key_t: FloatArray | None  # (..., E, S): a transposed copy of `key` for small E
     check_scores: bool  # whether a score may overflow: then each block is checked
@@ -148,7 +147,6 @@ def make_problem(
         causal=causal,
         dropout_p=dropout_p,
         blame=blame,
-        bound=bound,
         value_norm=norms[2],
         key_t=transposed_keys(pad(key)),
         check_scores=scores_may_overflow(query, key, bound),
