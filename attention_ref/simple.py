@@ -26,6 +26,7 @@ from ._online import (
     exp_plan,
     make_problem,
 )
+from ._symmetric import symmetric_context
 from ._validate import (
     FloatArray,
     Operands,
@@ -269,6 +270,13 @@ def context_vectors(inputs: ArrayLike, block_size: int | None = None) -> FloatAr
     relative in float64 in the tests). Blocks of queries are independent: with enough
     work they run on all cores, each with one BLAS thread.
 
+    Where a bound on the scores, $|x_i \cdot x_j| \le \max_i |x_i|^2$, proves that
+    $e^{s}$ neither overflows nor underflows, no shift is needed, and the blocks use
+    the symmetry of $X X^\top$: the exponentials of the scores of blocks $I$ and $J$
+    are made once and serve both, $E_{IJ} X_J$ for the rows of $I$ and
+    $E_{IJ}^\top X_I$ for those of $J$. That is $3 N^2 D$ flops instead of $4 N^2 D$,
+    and half the exponentials.
+
     The rule for ``block_size=None``, measured on 2 cores (N = 1024 to 4096, D = 64
     and 768): the full form while N <= 1024, as long as its N x N scores take at
     most 256 MiB; blocks of 512 beyond, which were as fast as the full form or
@@ -304,6 +312,9 @@ def context_vectors(inputs: ArrayLike, block_size: int | None = None) -> FloatAr
     too_big = math.prod(x.shape[:-1]) * num_tokens * x.itemsize > SCORES_BUDGET
     if block_size is None and (too_big or num_tokens > FULL_FORM_KEYS):
         block_size = KEY_BLOCK
+    _, shift, flush = exp_plan((norm, norm, norm), 1.0, x.dtype, num_tokens)
+    if block_size is not None and not shift:  # exp(X X^T) is symmetric: see _symmetric
+        return symmetric_context(x, block_size)
     if block_size is not None:
         problem = make_problem(
             x,
@@ -336,7 +347,6 @@ def context_vectors(inputs: ArrayLike, block_size: int | None = None) -> FloatAr
     # CPU's cache is read from memory once for max, shift, exp and sum, not four times.
     totals = np.empty((*batch, num_tokens, 1), x.dtype)  # (..., N, 1): row sums
     block = max(1, (256 << 10) // scores[..., 0, :].nbytes)  # rows in 256 KiB
-    _, shift, flush = exp_plan((norm, norm, norm), 1.0, x.dtype, num_tokens)
     for start in range(0, num_tokens, block):
         rows = scores[..., start : start + block, :]  # (..., B, N): a view
         if not shift:  # the bound proves exp(score) safe: no maximum needed (exp_plan)

@@ -263,7 +263,8 @@ def test_blocked_peak_memory_is_far_below_n_squared() -> None:
     x = random((n, d), 0)
     scores = n * n * 8  # 128 MiB: what the full form needs for its scores alone
     # O(block^2 + N·D): the result (N x D), and per worker at most a few blocks of
-    # (block x block) scores, (block x D) partial sums and (block x 1) statistics.
+    # (block x block) scores, (block x D) partial sums and (block x 1) statistics, or
+    # (in context_vectors' symmetric path) one (N x D + 1) sum.
     bound = 4 * n * d * 8 + 16 * size * size * 8  # 2 MiB + 8 MiB
     for peak in (
         peak_bytes(context_vectors, x, block_size=size),
