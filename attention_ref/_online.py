@@ -42,7 +42,7 @@ from typing import Any, NoReturn
 import numpy as np
 from numpy.typing import NDArray
 
-from ._validate import FloatArray, Operands, check_no_overflow
+from ._validate import FloatArray, Operands, check_no_overflow, largest_row_norm
 from .normalize import _flush_subnormal
 
 # The full form makes the (..., L, S) scores at once while they take at most this much.
@@ -135,7 +135,7 @@ def make_problem(
 
     float_mask = mask is not None and mask.dtype != np.bool_
     if norms is None:
-        norms = (_largest_norm(query), _largest_norm(key), _largest_norm(value))
+        norms = (largest_row_norm(query), largest_row_norm(key), largest_row_norm(value))
     bound, shift, flush = exp_plan(norms, scale, query.dtype, key.shape[-2], float_mask)
     return Problem(
         query=pad(query),
@@ -188,18 +188,13 @@ def exp_plan(
     return bound, shift, shift and subnormal_weights_possible(bound, dtype, float_mask)
 
 
-def _largest_norm(a: FloatArray) -> float:
-    """The largest Euclidean norm of a row of `a` (inf if its square overflows)."""
-    return math.sqrt(float(np.einsum("...i,...i->...", a, a).max()))  # no |a| array
-
-
 def score_bound(q: FloatArray, k: FloatArray, scale: float) -> float:
     """An upper bound on every ``|scale * q_i . k_j|``, in O(N·D): Cauchy-Schwarz.
 
     ``scale * max|q_i| * max|k_j|`` over the rows' Euclidean norms; inf if a squared
     norm overflows, which only makes the callers below more careful.
     """
-    return scale * _largest_norm(q) * _largest_norm(k)  # Python floats: no warning
+    return scale * largest_row_norm(q) * largest_row_norm(k)  # Python floats: no warning
 
 
 def scores_may_overflow(q: FloatArray, k: FloatArray, bound: float) -> bool:

@@ -219,22 +219,39 @@ def unchecked_matmul(a: FloatArray, b: FloatArray, scale: float | None = None) -
 
 
 def provably_finite(
-    a: FloatArray, b: FloatArray, product: FloatArray, scale: float | None = None
+    a: FloatArray,
+    b: FloatArray,
+    product: FloatArray,
+    scale: float | None = None,
+    *,
+    norms: tuple[float, float] | None = None,
 ) -> bool:
     """Whether Cauchy-Schwarz proves every entry of ``product = scale * a @ b`` finite.
 
     Each entry, and each partial sum on the way to it, is at most ``|a_i| |b_j|`` (a row
     of `a`, a column of `b`) in size: with a factor 2 for rounding, a bound below the
-    largest float needs no look at the product. The norms cost one pass over `a` and
-    `b`; for a small product (or a bound that fails) the answer is "look".
+    largest float needs no look at the product. `norms` are the largest row norm of `a`
+    and column norm of `b` (or bounds on them), if the caller has them; otherwise one
+    pass over `a` and `b` finds them. For a small product (or a bound that fails) the
+    answer is "look".
     """
     if product.size < 1 << 16:  # below, looking at the product is as cheap
         return False
-    # A square that overflows is inf (einsum does not warn): then the answer is "look".
-    rows = float(np.einsum("...i,...i->...", a, a).max())  # no |a| array
-    cols = float(np.einsum("...ij,...ij->...j", b, b).max())
-    bound = abs(1.0 if scale is None else scale) * math.sqrt(rows) * math.sqrt(cols)
+    row_norm, column_norm = (
+        (largest_row_norm(a), largest_column_norm(b)) if norms is None else norms
+    )
+    bound = abs(1.0 if scale is None else scale) * row_norm * column_norm
     return 2.0 * bound < float(np.finfo(product.dtype).max)
+
+
+def largest_row_norm(a: FloatArray) -> float:
+    """The largest Euclidean norm of a row of `a` (inf if its square overflows)."""
+    return math.sqrt(float(np.einsum("...i,...i->...", a, a).max()))  # no |a| array
+
+
+def largest_column_norm(b: FloatArray) -> float:
+    """The largest Euclidean norm of a column of `b` (inf if its square overflows)."""
+    return math.sqrt(float(np.einsum("...ij,...ij->...j", b, b).max()))
 
 
 def as_inputs(inputs: ArrayLike, name: str = "inputs") -> FloatArray:

@@ -42,7 +42,6 @@ from ._validate import (
     as_flag,
     as_float_dtype,
     as_generator,
-    as_inputs,
     as_inputs_with_norm,
     as_lengths,
     as_mask,
@@ -53,7 +52,7 @@ from ._validate import (
     check_no_overflow,
     check_query_key_value,
     check_same_shape,
-    checked_matmul,
+    largest_column_norm,
     provably_finite,
     unchecked_matmul,
 )
@@ -493,6 +492,7 @@ class _Attention:
     W_value: FloatArray
     causal: bool
     _stacked: FloatArray  # (d_in, 3 d_out): the three side by side, set by `_freeze`
+    _stacked_norm: float  # its largest column norm: the projections' overflow bound
 
     def _freeze(self, **more: ArrayLike) -> dict[str, FloatArray]:
         """Check the weights and `causal`; store read-only copies in one common dtype."""
@@ -508,6 +508,7 @@ class _Attention:
         stacked = np.concatenate([weights[name] for name in _PROJECTIONS], axis=1)
         stacked.flags.writeable = False
         object.__setattr__(self, "_stacked", stacked)  # (d_in, 3 d_out)
+        object.__setattr__(self, "_stacked_norm", largest_column_norm(stacked))
         return weights
 
     @property
@@ -545,7 +546,7 @@ class _Attention:
             If `inputs` is not (..., N, d_in) with N >= 1 or holds NaN or infinity, or
             if a projection overflows (the message names the weight matrix).
         """
-        return self._project(self._check_inputs(inputs))
+        return self._project(*self._check_inputs(inputs))
 
     @overload
     def __call__(
@@ -606,9 +607,9 @@ class _Attention:
             them).
         """
         return_weights = as_flag(return_weights, "return_weights")
-        x = self._check_inputs(inputs)
+        x, norm = self._check_inputs(inputs)
         checked = None if mask is None else as_mask(mask, self._weights_shape(x))
-        output, weights = self._forward(x, checked, return_weights)
+        output, weights = self._forward(x, norm, checked, return_weights)
         if return_weights:
             assert weights is not None
             return output, weights
@@ -619,30 +620,35 @@ class _Attention:
         raise NotImplementedError
 
     def _forward(
-        self, x: FloatArray, mask: NDArray[Any] | None, return_weights: bool
+        self, x: FloatArray, norm: float, mask: NDArray[Any] | None, return_weights: bool
     ) -> tuple[FloatArray, FloatArray | None]:
-        """The output, and the weights if asked for, for checked inputs `x` (..., N, d_in)."""
+        """The output, and the weights if asked for, for checked inputs `x` (..., N, d_in).
+
+        `norm` is the largest norm of a row of `x`.
+        """
         raise NotImplementedError
 
-    def _check_inputs(self, inputs: ArrayLike) -> FloatArray:
-        """Check `inputs` against the weights' d_in."""
-        x = as_inputs(inputs)  # (..., N, d_in)
+    def _check_inputs(self, inputs: ArrayLike) -> tuple[FloatArray, float]:
+        """Check `inputs` against the weights' d_in; return them and their largest row norm."""
+        x, norm = as_inputs_with_norm(inputs)  # (..., N, d_in): one pass proves it finite
         if x.shape[-1] != self.d_in:
             raise ValueError(
                 f"inputs must have d_in = {self.d_in} features in the last axis, to match "
                 f"W_query of shape {self.W_query.shape}; got inputs of shape {x.shape}"
             )
-        return x
+        return x, norm
 
-    def _project(self, x: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    def _project(self, x: FloatArray, norm: float) -> tuple[FloatArray, FloatArray, FloatArray]:
         """The three projections of checked inputs: (..., N, d_in) @ (d_in, d_out) each.
 
         One product with the three matrices side by side; the results are views of it.
+        `norm`, the largest row norm of `x`, and the weights' column norm (found once)
+        prove most products finite without a look at them.
         """
         stacked = self._stacked
         product = unchecked_matmul(x, stacked)  # (..., N, 3 d_out)
         queries, keys, values = np.split(product, 3, axis=-1)  # each (..., N, d_out)
-        if not provably_finite(x, stacked, product):
+        if not provably_finite(x, stacked, product, norms=(norm, self._stacked_norm)):
             for name, part in zip(_PROJECTIONS, (queries, keys, values), strict=True):
                 w = getattr(self, name)
                 check_no_overflow(part, f"the projection inputs @ {name}", {"inputs": x, name: w})
@@ -651,16 +657,18 @@ class _Attention:
     def _heads(
         self,
         x: FloatArray,
+        norm: float,
         num_heads: int,
         mask: NDArray[Any] | None,
         return_weights: bool,
-    ) -> tuple[FloatArray, FloatArray | None]:
+    ) -> tuple[FloatArray, FloatArray | None, float]:
         """`num_heads` single-head attentions side by side, on blocks of the columns.
 
-        Returns the heads' context vectors merged, (..., N, d_out), and, if asked for,
-        their weights, (..., H, N, N). `mask` is checked and broadcasts to those.
+        Returns the heads' context vectors merged, (..., N, d_out), their weights,
+        (..., H, N, N), if asked for, and a bound on the merged rows' norms. `mask` is
+        checked and broadcasts to the weights; `norm` is the largest row norm of `x`.
         """
-        queries, keys, values = self._project(x)  # each (..., N, d_out)
+        queries, keys, values = self._project(x, norm)  # each (..., N, d_out)
         d_head = self.d_out // num_heads
         problem = make_problem(
             _split_heads(queries, num_heads),  # (..., H, N, d_head)
@@ -687,7 +695,9 @@ class _Attention:
             return_weights=return_weights,
             out=_split_heads(merged, num_heads),  # (..., H, N, d_head): a view
         )
-        return merged, weights
+        # Each head's context vector is a weighted mean of its values, no longer than
+        # the longest of them; H of them side by side: sqrt(H) times that at most.
+        return merged, weights, math.sqrt(num_heads) * problem.value_norm
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -863,12 +873,13 @@ class SelfAttention(_Attention):
         return (*x.shape[:-2], x.shape[-2], x.shape[-2])  # (..., N, N)
 
     def _forward(
-        self, x: FloatArray, mask: NDArray[Any] | None, return_weights: bool
+        self, x: FloatArray, norm: float, mask: NDArray[Any] | None, return_weights: bool
     ) -> tuple[FloatArray, FloatArray | None]:
         """One head over all d_out columns, and no output projection."""
         if mask is not None and mask.ndim >= 3:
             mask = np.expand_dims(mask, -3)  # (..., 1, N, N): the one head's axis
-        context, weights = self._heads(x, 1, mask, return_weights)  # weights (..., 1, N, N)
+        # weights (..., 1, N, N)
+        context, weights, _ = self._heads(x, norm, 1, mask, return_weights)
         if weights is None:
             return context, None
         return context, weights[..., 0, :, :]  # (..., N, d_out), (..., N, N)
@@ -963,6 +974,8 @@ class MultiHeadAttention(_Attention):
     W_value: FloatArray
     W_out: FloatArray
     causal: bool = field(default=False, kw_only=True)
+    # W_out's largest column norm: the output projection's overflow bound.
+    _out_norm: float = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         num_heads = as_positive_int(self.num_heads, "num_heads")
@@ -978,6 +991,7 @@ class MultiHeadAttention(_Attention):
                 f"columns); got num_heads = {num_heads}"
             )
         object.__setattr__(self, "num_heads", num_heads)  # frozen: set once, here
+        object.__setattr__(self, "_out_norm", largest_column_norm(self.W_out))
 
     @classmethod
     def random(
@@ -1053,14 +1067,16 @@ class MultiHeadAttention(_Attention):
         return (*x.shape[:-2], self.num_heads, x.shape[-2], x.shape[-2])  # (..., H, N, N)
 
     def _forward(
-        self, x: FloatArray, mask: NDArray[Any] | None, return_weights: bool
+        self, x: FloatArray, norm: float, mask: NDArray[Any] | None, return_weights: bool
     ) -> tuple[FloatArray, FloatArray | None]:
         """H heads, merged, then mixed by the output projection."""
         # context (..., N, d_out), weights (..., H, N, N) or None
-        context, weights = self._heads(x, self.num_heads, mask, return_weights)
-        blame = {"inputs": x, "W_value": self.W_value, "W_out": self.W_out}
-        output = checked_matmul(context, self.W_out, "the output projection", blame)
-        return output, weights  # output (..., N, d_out): the heads mixed
+        context, weights, context_norm = self._heads(x, norm, self.num_heads, mask, return_weights)
+        output = unchecked_matmul(context, self.W_out)  # (..., N, d_out): the heads mixed
+        if not provably_finite(context, self.W_out, output, norms=(context_norm, self._out_norm)):
+            blame = {"inputs": x, "W_value": self.W_value, "W_out": self.W_out}
+            check_no_overflow(output, "the output projection", blame)
+        return output, weights
 
 
 def _split_heads(x: FloatArray, num_heads: int) -> FloatArray:

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from attention_ref import (
+    MultiHeadAttention,
     _validate,
     attention_scores,
     attention_weights,
@@ -355,3 +356,33 @@ def test_inputs_with_norm_give_the_longest_row() -> None:
     assert norm == pytest.approx(np.linalg.norm(x, axis=1).max(), rel=1e-15)
     huge = np.full((2, 3), 1e200)  # finite, but the squares overflow: no error, norm inf
     assert _validate.as_inputs_with_norm(huge)[1] == np.inf
+
+
+def test_row_and_column_norms() -> None:
+    a = np.arange(12.0).reshape(3, 4)
+    assert _validate.largest_row_norm(a) == pytest.approx(np.linalg.norm(a, axis=1).max())
+    assert _validate.largest_column_norm(a) == pytest.approx(np.linalg.norm(a, axis=0).max())
+    # Given norms are trusted: too small ones would prove an overflow finite.
+    big = np.full((300, 16), 1e200)
+    with np.errstate(over="ignore"):
+        product = big @ big.T
+    assert not _validate.provably_finite(big, big.T, product)
+    assert _validate.provably_finite(big, big.T, product, norms=(1.0, 1.0))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    heads=st.sampled_from([1, 2, 4]),
+    n=st.integers(1, 40),
+    seed=st.integers(0, 2**16),
+    causal=st.booleans(),
+    spread=st.floats(0.1, 30.0),
+)
+def test_merged_heads_are_no_longer_than_their_bound(heads, n, seed, causal, spread) -> None:
+    # MultiHeadAttention skips the output projection's overflow check on this bound:
+    # each head's context vector is a weighted mean of its values.
+    module = MultiHeadAttention.random(8, 8, heads, seed=seed, causal=causal)
+    x = np.random.default_rng(seed).standard_normal((2, n, 8)) * spread
+    checked, norm = _validate.as_inputs_with_norm(x)
+    merged, _, bound = module._heads(checked, norm, heads, None, False)
+    assert np.linalg.norm(merged, axis=-1).max() <= bound * (1 + 1e-12)
