@@ -30,18 +30,17 @@ Everything here trusts its arguments; `attention_ref.trainable` and
 from __future__ import annotations
 
 import math
-import os
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import lru_cache
 from typing import Any, NoReturn
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ._threads import cores, one_blas_thread
 from ._validate import FloatArray, Operands, check_no_overflow, largest_row_norm
 from .normalize import _flush_subnormal
 
@@ -282,7 +281,7 @@ def attend(
         block_size = None
     units = list(_units(problem, block_size))
     total = math.prod(problem.batch) * num_queries * num_keys
-    workers = min(_cores(), len(units)) if total >= THREAD_MIN_SCORES else 1
+    workers = min(cores(), len(units)) if total >= THREAD_MIN_SCORES else 1
     key_block = num_keys if block_size is None else block_size
 
     def run(unit: tuple[slice, ...], keep: NDArray[np.bool_] | None) -> None:
@@ -327,7 +326,7 @@ def attend(
                     failed.set()  # the other workers stop too
                     raise
 
-        with _one_blas_thread(), ThreadPoolExecutor(workers) as pool:
+        with one_blas_thread(), ThreadPoolExecutor(workers) as pool:
             for future in [pool.submit(work) for _ in range(workers)]:
                 future.result()
     # Weights sum to 1 up to rounding, so values near the float range's edge can
@@ -595,28 +594,3 @@ def _unseen(rows: int, cols: int, diagonal: int) -> NDArray[np.bool_]:
     unseen = ~np.tri(rows, cols, diagonal, dtype=np.bool_)
     unseen.flags.writeable = False  # shared by every call
     return unseen
-
-
-@cache
-def _cores() -> int:
-    """The cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-@cache
-def _controller() -> Any:
-    """The view `threadpoolctl` has of the loaded BLAS libraries, found once (it scans them)."""
-    from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
-
-    return ThreadpoolController()
-
-
-def _one_blas_thread() -> AbstractContextManager[Any]:
-    """Hold BLAS to one thread while our own threads each run their matrix products."""
-    try:
-        return _controller().limit(limits=1, user_api="blas")  # type: ignore[no-any-return]
-    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
-        return nullcontext()

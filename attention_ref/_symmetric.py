@@ -29,7 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ._online import THREAD_MIN_SCORES, UNIT_BYTES, _cores, _one_blas_thread, transposed_keys
+from ._online import THREAD_MIN_SCORES, UNIT_BYTES, transposed_keys
+from ._threads import cores, one_blas_thread
 from ._validate import FloatArray
 
 
@@ -57,7 +58,7 @@ def symmetric_context(inputs: FloatArray, block_size: int) -> FloatArray:
         if i <= j
     ]
     big = x.shape[0] * num_tokens * num_tokens >= THREAD_MIN_SCORES
-    workers = min(_cores(), len(tasks)) if big else 1
+    workers = min(cores(), len(tasks)) if big else 1
     sums = [np.empty((*x.shape[:-1], dim + 1), x.dtype) for _ in range(workers)]
     for zeros in sums:  # not np.zeros, whose fresh pages, read before written, were
         zeros.fill(0)  # measured to fault twice: 3x the time of a call at N = 256
@@ -84,7 +85,7 @@ def symmetric_context(inputs: FloatArray, block_size: int) -> FloatArray:
     if workers == 1:
         work(0)
     else:
-        with _one_blas_thread(), ThreadPoolExecutor(workers) as pool:
+        with one_blas_thread(), ThreadPoolExecutor(workers) as pool:
             for future in [pool.submit(work, w) for w in range(workers)]:
                 future.result()
     total = sums[0]

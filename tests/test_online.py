@@ -217,7 +217,7 @@ def test_threads_are_used_only_for_enough_work(monkeypatch: pytest.MonkeyPatch) 
     assert pools == []  # small inputs: no pool at all
     x = random((600, 8), 0)
     scaled_dot_product_attention(x, x, x, block_size=128)
-    assert pools == [min(online._cores(), 5)]
+    assert pools == [min(online.cores(), 5)]
 
 
 # --- dropout: the same seed drops the same weights in every form ------------------------
@@ -489,7 +489,7 @@ def test_an_error_in_a_worker_stops_the_others(monkeypatch: pytest.MonkeyPatch) 
         return real(problem, unit, *args)
 
     monkeypatch.setattr(online, "_unit", counting)
-    monkeypatch.setattr(online, "_cores", lambda: 2)
+    monkeypatch.setattr(online, "cores", lambda: 2)
     with pytest.raises(ValueError, match="query and key are too large together"):
         scaled_dot_product_attention(q, q, q)
     assert len(list(online._units(_plan_problem(q, q, q), None))) == 200

@@ -96,7 +96,7 @@ def test_threads_give_the_same_bits_every_time(monkeypatch: pytest.MonkeyPatch) 
 
     monkeypatch.setattr(symmetric, "ThreadPoolExecutor", counting)
     monkeypatch.setattr(symmetric, "THREAD_MIN_SCORES", 0)
-    monkeypatch.setattr(symmetric, "_cores", lambda: 3)
+    monkeypatch.setattr(symmetric, "cores", lambda: 3)
     first, second = (symmetric.symmetric_context(x, 50) for _ in range(2))
     assert pools == [3, 3]
     np.testing.assert_array_equal(first, second)  # a fixed share of pairs per worker
