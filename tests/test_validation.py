@@ -23,6 +23,7 @@ from attention_ref import (
     normalize_sum,
     softmax,
     softmax_naive,
+    trainable,
 )
 from attention_ref.examples import INPUTS
 
@@ -386,3 +387,49 @@ def test_merged_heads_are_no_longer_than_their_bound(heads, n, seed, causal, spr
     checked, norm = _validate.as_inputs_with_norm(x)
     merged, _, bound = module._heads(checked, norm, heads, None, False)
     assert np.linalg.norm(merged, axis=-1).max() <= bound * (1 + 1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    heads=st.sampled_from([1, 2, 4]),
+    n=st.integers(1, 40),
+    seed=st.integers(0, 2**16),
+    spread=st.floats(0.01, 100.0),
+    dtype=st.sampled_from([np.float32, np.float64]),
+)
+def test_head_norms_bound_the_heads_rows(heads, n, seed, spread, dtype) -> None:
+    # Large calls trust these bounds instead of measuring the heads' rows.
+    module = MultiHeadAttention.random(8, 8, heads, seed=seed, dtype=dtype)
+    x = (np.random.default_rng(seed).standard_normal((2, n, 8)) * spread).astype(dtype)
+    checked, norm = _validate.as_inputs_with_norm(x)
+    rounding = 1e-5 if dtype == np.float32 else 1e-12
+    for part, head_norm in zip(module.project(checked), module._head_norms(heads), strict=True):
+        longest = _validate.largest_row_norm(trainable._split_heads(part, heads))
+        assert longest <= norm * head_norm * (1 + rounding)
+
+
+@pytest.mark.parametrize("weights_scale", [1.0, 1e3])
+def test_the_heads_bound_changes_no_bit(monkeypatch, weights_scale) -> None:
+    # With the bound (here for every size) or without it, the same computation; weights
+    # so large that the bound cannot prove exp safe are measured as before.
+    module = MultiHeadAttention.random(16, 16, 4, seed=1)
+    module = MultiHeadAttention(
+        4,
+        *(weights_scale * w for w in (module.W_query, module.W_key, module.W_value)),
+        module.W_out,
+    )
+    x = np.random.default_rng(2).standard_normal((3, 10, 16)) / 4
+    passed = []
+    make_problem = trainable.make_problem
+    monkeypatch.setattr(
+        trainable,
+        "make_problem",
+        lambda *a, **k: passed.append(k["norms"]) or make_problem(*a, **k),
+    )
+    monkeypatch.setattr(trainable, "BOUND_MIN_ENTRIES", 10**12)
+    measured = module(x)
+    monkeypatch.setattr(trainable, "BOUND_MIN_ENTRIES", 0)
+    bounded = module(x)
+    np.testing.assert_array_equal(bounded, measured)
+    assert passed[0] is None
+    assert (passed[1] is None) == (weights_scale > 1)  # too loose to prove exp safe
