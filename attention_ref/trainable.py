@@ -667,15 +667,26 @@ class _Attention:
         norms of the heads' queries, keys and values without a pass over them. Found
         once per number of heads, in float64, as the square root of the largest
         eigenvalue of each head's (d_head x d_head) Gram matrix; their rounding, like
-        that of the projections, is far inside the margins of `exp_plan`.
+        that of the projections, is far inside the margins of `exp_plan`. Inf where
+        the norm is beyond float64: then there is no bound, and the rows are measured.
         """
         norms = self._head_norms_found.get(num_heads)
         if norms is None:
 
             def largest(w: FloatArray) -> float:
                 heads = _split_heads(w.astype(np.float64), num_heads)  # (H, d_in, d_head)
+                peak = float(np.abs(heads).max())
+                if peak == 0:
+                    return 0.0
+                # Scaled by a power of 2 (exactly) to entries below 1: no square overflows.
+                _, exponent = math.frexp(peak)
+                heads = np.ldexp(heads, -exponent)
                 gram = np.swapaxes(heads, -1, -2) @ heads  # (H, d_head, d_head)
-                return math.sqrt(max(0.0, float(np.linalg.eigvalsh(gram)[:, -1].max())))
+                root = math.sqrt(max(0.0, float(np.linalg.eigvalsh(gram)[:, -1].max())))
+                try:
+                    return math.ldexp(root, exponent)
+                except OverflowError:
+                    return math.inf
 
             norms = (largest(self.W_query), largest(self.W_key), largest(self.W_value))
             self._head_norms_found[num_heads] = norms

@@ -395,17 +395,50 @@ def test_merged_heads_are_no_longer_than_their_bound(heads, n, seed, causal, spr
     n=st.integers(1, 40),
     seed=st.integers(0, 2**16),
     spread=st.floats(0.01, 100.0),
-    dtype=st.sampled_from([np.float32, np.float64]),
+    weights_exponent=st.integers(-300, 300),
 )
-def test_head_norms_bound_the_heads_rows(heads, n, seed, spread, dtype) -> None:
-    # Large calls trust these bounds instead of measuring the heads' rows.
-    module = MultiHeadAttention.random(8, 8, heads, seed=seed, dtype=dtype)
-    x = (np.random.default_rng(seed).standard_normal((2, n, 8)) * spread).astype(dtype)
+def test_head_norms_bound_the_heads_rows(heads, n, seed, spread, weights_exponent) -> None:
+    # Large calls trust these bounds instead of measuring the heads' rows; weights of
+    # any size, from subnormal squares to squares beyond float64, get a true bound.
+    module = MultiHeadAttention.random(8, 8, heads, seed=seed)
+    factor = 10.0**weights_exponent
+    weights = (factor * w for w in (module.W_query, module.W_key, module.W_value))
+    module = MultiHeadAttention(heads, *weights, module.W_out)
+    x = np.random.default_rng(seed).standard_normal((2, n, 8)) * spread
     checked, norm = _validate.as_inputs_with_norm(x)
-    rounding = 1e-5 if dtype == np.float32 else 1e-12
-    for part, head_norm in zip(module.project(checked), module._head_norms(heads), strict=True):
-        longest = _validate.largest_row_norm(trainable._split_heads(part, heads))
-        assert longest <= norm * head_norm * (1 + rounding)
+    head_norms = module._head_norms(heads)
+    assert all(0 < h < np.inf for h in head_norms)
+    for part, head_norm in zip(module.project(checked), head_norms, strict=True):
+        # Measured on the rows divided by the factor: their squares stay finite.
+        unscaled = _validate.largest_row_norm(trainable._split_heads(part / factor, heads))
+        assert unscaled * factor <= norm * head_norm * (1 + 1e-12)
+
+
+def test_head_norms_beyond_float64_are_no_bound() -> None:
+    module = MultiHeadAttention.random(8, 8, 2, seed=0)
+    huge = np.full((8, 8), np.finfo(np.float64).max)
+    module = MultiHeadAttention(2, huge, module.W_key, module.W_value, module.W_out)
+    assert module._head_norms(2)[0] == np.inf
+    assert module._head_norms(2)[1] < np.inf
+
+
+def test_head_norms_of_float32_weights() -> None:
+    module = MultiHeadAttention.random(8, 8, 2, seed=0, dtype=np.float32)
+    x = np.random.default_rng(0).standard_normal((3, 6, 8)).astype(np.float32)
+    checked, norm = _validate.as_inputs_with_norm(x)
+    for part, head_norm in zip(module.project(checked), module._head_norms(2), strict=True):
+        longest = _validate.largest_row_norm(trainable._split_heads(part, 2))
+        assert longest <= norm * head_norm * (1 + 1e-5)  # float32 projections' rounding
+
+
+def test_huge_weights_with_the_heads_bound_name_the_overflow(monkeypatch) -> None:
+    monkeypatch.setattr(trainable, "BOUND_MIN_ENTRIES", 0)
+    module = MultiHeadAttention.random(16, 16, 4, seed=1)
+    w_q, w_k = module.W_query * 1e200, module.W_key * 1e200  # scores of about 1e400
+    module = MultiHeadAttention(4, w_q, w_k, module.W_value, module.W_out)
+    x = np.random.default_rng(0).standard_normal((2, 5, 16))
+    with pytest.raises(ValueError, match="overflow"):
+        module(x)
 
 
 @pytest.mark.parametrize("weights_scale", [1.0, 1e3])
