@@ -120,12 +120,16 @@ def make_problem(
     dropout_p: float,
     blame: tuple[Operands, Operands],
     norms: tuple[float, float, float] | None = None,
+    norm_bounds: tuple[float, float, float] | None = None,
 ) -> Problem:
     """The `Problem` of checked arrays, with what their `score_bound` allows.
 
     The arrays may have fewer axes than ``len(batch) + 2``; leading axes of 1 are added.
     `norms`, the largest row norms of `query`, `key` and `value`, if the caller has them
-    (see `as_inputs_with_norm`): otherwise they are computed here.
+    (see `as_inputs_with_norm`): otherwise they are computed here, unless the caller
+    has cheaper upper bounds on them, `norm_bounds`, that prove exp needs no shift.
+    Then the computation is the one the norms would give, and only the checks for
+    overflow see the looser bound.
     """
     ndim = len(batch) + 2
 
@@ -133,9 +137,15 @@ def make_problem(
         return a.reshape((1,) * (ndim - a.ndim) + a.shape)  # a view: leading axes of 1
 
     float_mask = mask is not None and mask.dtype != np.bool_
+
+    def plan(norms: tuple[float, float, float]) -> tuple[float, bool, bool]:
+        return exp_plan(norms, scale, query.dtype, key.shape[-2], float_mask)
+
+    if norms is None and norm_bounds is not None and not plan(norm_bounds)[1]:
+        norms = norm_bounds
     if norms is None:
         norms = (largest_row_norm(query), largest_row_norm(key), largest_row_norm(value))
-    bound, shift, flush = exp_plan(norms, scale, query.dtype, key.shape[-2], float_mask)
+    bound, shift, flush = plan(norms)
     return Problem(
         query=pad(query),
         key=pad(key),

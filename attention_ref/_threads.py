@@ -16,12 +16,12 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from numpy.typing import NDArray
 
-FloatArray = NDArray[np.floating]  # as in `_validate`, which imports this module
+if TYPE_CHECKING:  # only a type: `_validate` imports this module
+    from ._validate import FloatArray
 
 # Below this many multiply-adds, a product is left to BLAS as one call: threads cost
 # more than they save.

@@ -34,7 +34,7 @@ from typing import Any, Literal, overload
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
-from ._online import attend, choose_block_size, exp_plan, make_problem
+from ._online import attend, choose_block_size, make_problem
 from ._validate import (
     FloatArray,
     Seed,
@@ -665,31 +665,15 @@ class _Attention:
 
         ``|x_i W| <= |x_i| ||W||_2``: times the inputs' largest row norm, they bound the
         norms of the heads' queries, keys and values without a pass over them. Found
-        once per number of heads, in float64, as the square root of the largest
-        eigenvalue of each head's (d_head x d_head) Gram matrix; their rounding, like
-        that of the projections, is far inside the margins of `exp_plan`. Inf where
-        the norm is beyond float64: then there is no bound, and the rows are measured.
+        once per number of heads (see `_largest_spectral_norm`).
         """
         norms = self._head_norms_found.get(num_heads)
         if norms is None:
-
-            def largest(w: FloatArray) -> float:
-                heads = _split_heads(w.astype(np.float64), num_heads)  # (H, d_in, d_head)
-                peak = float(np.abs(heads).max())
-                if peak == 0:
-                    return 0.0
-                # Scaled by a power of 2 (exactly) to entries below 1: no square overflows.
-                _, exponent = math.frexp(peak)
-                heads = np.ldexp(heads, -exponent)
-                gram = np.swapaxes(heads, -1, -2) @ heads  # (H, d_head, d_head)
-                root = math.sqrt(max(0.0, float(np.linalg.eigvalsh(gram)[:, -1].max())))
-                try:
-                    return math.ldexp(root, exponent)
-                except OverflowError:
-                    return math.inf
-
-            norms = (largest(self.W_query), largest(self.W_key), largest(self.W_value))
-            self._head_norms_found[num_heads] = norms
+            w_q, w_k, w_v = (
+                _largest_spectral_norm(_split_heads(getattr(self, name), num_heads))
+                for name in _PROJECTIONS
+            )
+            norms = self._head_norms_found[num_heads] = (w_q, w_k, w_v)
         return norms
 
     def _heads(
@@ -708,25 +692,20 @@ class _Attention:
         """
         queries, keys, values = self._project(x, norm)  # each (..., N, d_out)
         d_head = self.d_out // num_heads
-        scale = 1.0 / math.sqrt(d_head)
-        # Large calls with small heads bound the heads' norms by the weights' (found
-        # once, cheaply for small heads) instead of a pass over q, k and v: 5 % of the
-        # time of MultiHeadAttention at batch 8, N = 512, 768 x 12 heads, in float32.
-        # Only if the bound still proves that exp needs no shift: then the computation
-        # is the same, and nothing but the checks for overflow sees the looser bound.
-        norms: tuple[float, float, float] | None = None
+        # Large calls with small heads offer bounds on the heads' norms from the
+        # weights' (found once, cheaply for small heads), which spare a pass over q, k
+        # and v where they suffice: 5 % of the time of MultiHeadAttention at batch 8,
+        # N = 512, 768 x 12 heads, in float32.
+        bounds = None
         if queries.size >= BOUND_MIN_ENTRIES and d_head <= BOUND_MAX_HEAD:
             w_q, w_k, w_v = self._head_norms(num_heads)
             bounds = (norm * w_q, norm * w_k, norm * w_v)
-            float_mask = mask is not None and mask.dtype != np.bool_
-            if not exp_plan(bounds, scale, x.dtype, x.shape[-2], float_mask)[1]:
-                norms = bounds
         problem = make_problem(
             _split_heads(queries, num_heads),  # (..., H, N, d_head)
             _split_heads(keys, num_heads),  # (..., H, N, d_head)
             _split_heads(values, num_heads),  # (..., H, N, d_head)
             batch=(*x.shape[:-2], num_heads),
-            scale=scale,
+            scale=1.0 / math.sqrt(d_head),
             causal=self.causal,
             mask=mask,
             dropout_p=0.0,
@@ -734,7 +713,7 @@ class _Attention:
                 {"inputs": x, "W_query": self.W_query, "W_key": self.W_key},
                 {"inputs": x, "W_value": self.W_value},
             ),
-            norms=norms,
+            norm_bounds=bounds,
         )
         # The heads' context vectors side by side, (..., N, d_out), each head written
         # into its columns; weights (..., H, N, N) or None.
@@ -1129,6 +1108,27 @@ class MultiHeadAttention(_Attention):
             blame = {"inputs": x, "W_value": self.W_value, "W_out": self.W_out}
             check_no_overflow(output, "the output projection", blame)
         return output, weights
+
+
+def _largest_spectral_norm(heads: FloatArray) -> float:
+    """The largest spectral norm of (H, d_in, d_head) `heads`: inf beyond float64.
+
+    In float64, as the square root of the largest eigenvalue of each head's
+    (d_head x d_head) Gram matrix, whose rounding, like that of the projections, is
+    far inside the margins of `exp_plan`. The entries are first scaled, exactly, by a
+    power of 2 to below 1, so that no square overflows.
+    """
+    peak = float(np.abs(heads).max())
+    if peak == 0:
+        return 0.0
+    _, exponent = math.frexp(peak)  # peak < 2**exponent
+    unit = np.ldexp(heads.astype(np.float64), -exponent)  # entries below 1
+    gram = np.swapaxes(unit, -1, -2) @ unit  # (H, d_head, d_head)
+    root = math.sqrt(max(0.0, float(np.linalg.eigvalsh(gram)[:, -1].max())))
+    try:
+        return math.ldexp(root, exponent)
+    except OverflowError:  # beyond float64: no bound
+        return math.inf
 
 
 def _split_heads(x: FloatArray, num_heads: int) -> FloatArray:
