@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 # Siblings of this script (a script's own folder comes first on sys.path).
-from peers import BASELINE, BLOCK, PEERS, REFERENCE, SEED, Case
+from peers import BASELINE, BLOCK, HEAD_PRODUCT, PEERS, REFERENCE, SEED, Case
 from report import SCHEMA_VERSION, evaluate_targets, load_results, render_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +54,7 @@ DEFAULT_TABLE = ROOT / "docs" / "snippets" / "benchmark-table.md"
 
 FLOATS = ["float32", "float64"]
 FULL_GRID = {  # the trainable shapes first: short; the long sequences last
-    "sdpa": {"shape": [[8, 12, 512, 64]], "causal": [False, True], "dtype": FLOATS},
+    "sdpa": {"shape": [[8, 12, *HEAD_PRODUCT]], "causal": [False, True], "dtype": FLOATS},
     "mha": {"batch": [8], "n": [512], "d": [768], "heads": [12], "weights": [True, False]},
     "context": {"n": [2**k for k in range(8, 14)], "d": [3, 64, 768], "dtype": FLOATS},
     "long": {"n": [16384, 65536], "d": [64], "dtype": ["float64"]},
@@ -91,11 +91,26 @@ def best_seconds(call: Callable[[], Any], repeats: int = 5) -> float:
     return min(times)
 
 
+def head_product_rate(multiply: Callable[[Any, Any, Any], Any], make: Callable) -> float:
+    """Flop/s of one head's ``q @ k.T``, (L x E) by (E x L) at `HEAD_PRODUCT`, on one core.
+
+    `make` turns a numpy array into the library's own; `multiply(a, b, out)` is its
+    matmul. Each head's product runs on one core in both libraries' attention.
+    """
+    rows, features = HEAD_PRODUCT
+    rng = np.random.default_rng(SEED)
+    a, b = (make(rng.standard_normal((rows, features))) for _ in range(2))
+    out = make(np.empty((rows, rows)))
+    b_t = b.T
+    return 2 * rows * rows * features / best_seconds(lambda: multiply(a, b_t, out), 50)
+
+
 def start_numpy(threads: int) -> dict[str, Any]:
     """Limit numpy's BLAS to `threads`; say which numpy, scipy and BLAS run here.
 
     Also measure the machine's rates, per dtype: a GEMM of two 2048 x 2048 matrices
-    (2 n^3 flops, on `threads` threads) and np.exp in place on 2^22 numbers (one core).
+    (2 n^3 flops, on `threads` threads), np.exp in place on 2^22 numbers (one core)
+    and one head's product (`head_product_rate`).
     """
     import scipy
     from threadpoolctl import threadpool_info, threadpool_limits
@@ -116,17 +131,38 @@ def start_numpy(threads: int) -> dict[str, Any]:
         out = np.empty_like(x)
         gemm = 2 * 2048**3 / best_seconds(lambda a=a: a[0] @ a[1])
         exp = x.size / best_seconds(lambda x=x, out=out: np.exp(x, out=out))
-        rates[dtype] = {"gemm_flops_per_second": gemm, "exp_per_second_one_core": exp}
+        with threadpool_limits(1):
+            head = head_product_rate(
+                lambda a, b, out: np.matmul(a, b, out=out), lambda x, t=dtype: x.astype(t)
+            )
+        rates[dtype] = {
+            "gemm_flops_per_second": gemm,
+            "exp_per_second_one_core": exp,
+            "head_product_flops_per_second_one_core": head,
+        }
     return {"numpy": np.__version__, "scipy": scipy.__version__, "blas": blas, "rates": rates}
 
 
 def start_torch(threads: int) -> dict[str, Any]:
-    """Limit PyTorch to `threads`; say which PyTorch runs here."""
+    """Limit PyTorch to `threads`; say which PyTorch runs here, and its `head_product_rate`."""
     import torch
 
-    torch.set_num_threads(threads)
     blas = "MKL" if torch.backends.mkl.is_available() else "not MKL"
-    return {"torch": torch.__version__, "threads": torch.get_num_threads(), "blas": blas}
+    torch.set_num_threads(1)
+    rates = {
+        dtype: head_product_rate(
+            lambda a, b, out: torch.matmul(a, b, out=out),
+            lambda x, t=dtype: torch.from_numpy(x.astype(t)),
+        )
+        for dtype in FLOATS
+    }
+    torch.set_num_threads(threads)
+    return {
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "blas": blas,
+        "head_product_rates": rates,
+    }
 
 
 START = {"numpy": start_numpy, "torch": start_torch}  # one worker process each
@@ -310,6 +346,7 @@ def machine_info(started: dict[str, dict[str, Any]], threads: int) -> dict[str, 
         },
         "torch_threads": torch.get("threads"),
         "rates": numpy["rates"],
+        "torch_head_product_flops_per_second_one_core": torch.get("head_product_rates"),
         "env": {name: os.environ.get(name) for name in RECORDED_ENV},
     }
 

@@ -53,6 +53,8 @@ def mha_inputs(case: Case) -> np.ndarray:
 
 
 BLOCK = 512  # the blocked form's block size: the one block_size=None takes for long inputs
+# One head's product of queries and keys at the trainable shapes: (L x E) by (E x L).
+HEAD_PRODUCT = (512, 64)
 
 
 def ours(case: Case, **options: Any) -> Call:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from peers import BASELINE, PEERS
+from peers import BASELINE, HEAD_PRODUCT, PEERS
 
 SCHEMA_VERSION = 2
 TIMES = "\N{MULTIPLICATION SIGN}"  # as in 1.3×
@@ -337,4 +337,21 @@ def render_table(results: dict[str, Any]) -> str:
         ratio = case["ratios"].get(theirs)
         rows.append([*cells, _ratio(None if ratio is None else 1 / ratio), _error(case)])
     lines += _table(header, rows, left=2)
+    if heads := _head_product_rates(machine):
+        lines += ["", f"One head's product of queries and keys, {heads}."]
     return "\n".join(lines) + "\n"
+
+
+def _head_product_rates(machine: dict[str, Any]) -> str | None:
+    """Each library's rate for one head's ``q @ k.T`` on one core, as the table says it."""
+    theirs = machine.get("torch_head_product_flops_per_second_one_core")
+    if not theirs:
+        return None
+    rows, features = HEAD_PRODUCT
+    rates = "; ".join(
+        f"{dtype}: numpy {rate['head_product_flops_per_second_one_core'] / 1e9:.3g} Gflop/s, "
+        f"PyTorch {theirs[dtype] / 1e9:.3g}"
+        for dtype, rate in machine["rates"].items()
+    )
+    shape = f"({rows} {TIMES} {features}) by ({features} {TIMES} {rows})"
+    return f"{shape} on one core: {rates}"

@@ -69,11 +69,14 @@ def test_committed_results_cover_the_issues_grid(latest) -> None:
     for case in latest["cases"]:
         torch = {"context": "torch_fused", "long": "torch_fused"}.get(case["suite"])
         assert (torch or f"torch_{case['suite']}") in case["seconds"], report.label(case)
-    for dtype in floats:  # the rates the bound is made of
+    theirs = latest["machine"]["torch_head_product_flops_per_second_one_core"]
+    for dtype in floats:  # the rates the bound is made of, and one head's product's
         assert set(latest["machine"]["rates"][dtype]) == {
             "gemm_flops_per_second",
             "exp_per_second_one_core",
+            "head_product_flops_per_second_one_core",
         }
+        assert theirs[dtype] > 0
 
 
 def test_every_target_of_issues_11_and_16_is_measured(latest) -> None:
@@ -169,6 +172,8 @@ def test_smoke_run_without_torch(tmp_path) -> None:
     case = check_tiny_cases(results, set())
     assert case["error"] is None
     assert results["machine"]["torch"] is None
+    assert results["machine"]["torch_head_product_flops_per_second_one_core"] is None
+    assert "One head's product" not in report.render_table(results)
 
 
 def test_smoke_run_with_torch(tmp_path, torch) -> None:
@@ -176,6 +181,12 @@ def test_smoke_run_with_torch(tmp_path, torch) -> None:
     case = check_tiny_cases(results, {"torch_2d", "torch_fused"})
     assert results["machine"]["torch"] == torch.__version__
     assert results["machine"]["torch_threads"] == 1
+    rates = results["machine"]["torch_head_product_flops_per_second_one_core"]
+    assert set(rates) == {"float32", "float64"}
+    assert all(rate > 0 for rate in rates.values())
+    assert "One head's product of queries and keys, (512 \N{MULTIPLICATION SIGN} 64)" in (
+        report.render_table(results)
+    )
     # Both are exact up to float64 rounding on N=64 values of size ~1: well below 1e-13.
     assert case["error"] <= 1e-13
     for trainable in (c for c in results["cases"] if c["suite"] in ("sdpa", "mha")):
