@@ -254,7 +254,8 @@ def context_vectors(inputs: ArrayLike, block_size: int | None = None) -> FloatAr
     $$
 
     softmax taken over each row: (N x N) times (N x D) gives N x D. Dividing by the
-    row sums is done after the product, on N x D numbers instead of N x N.
+    row sums is done on the fewer numbers: after the product, on N x D of them, where
+    N > D; before it, on the N x N weights, where N <= D.
 
     In blocks (Milakov and Gimelshein 2018; Dao et al. 2022), each query keeps a
     running maximum $m$, a running sum $\ell$ and an unnormalised output
@@ -361,8 +362,12 @@ def context_vectors(inputs: ArrayLike, block_size: int | None = None) -> FloatAr
         # In place: the rows become unnormalised weights in (0, 1]; sums (..., B, 1).
         _, sums = _softmax_parts(rows, top=top, out=rows, flush=flush)
         totals[..., start : start + block, :] = sums
+    # Normalise the fewer numbers: N x D after the product, or N x N before it.
+    if num_tokens <= dim:
+        scores /= totals
     np.matmul(scores, x, out=context)  # (..., N, D); overwrites the keys, now used
-    context /= totals  # normalise N x D numbers, not N x N
+    if num_tokens > dim:
+        context /= totals
     return context
 
 

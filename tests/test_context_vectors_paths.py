@@ -1,9 +1,10 @@
 """Every code path of `context_vectors`, which picks them by size for speed.
 
 `context_vectors` computes the scores with BLAS syrk when D is large next to N (8 D >= N)
-and with gemm otherwise, and runs softmax over blocks of rows of about 256 KiB. Small
-examples take only the first path and one block, so these tests use sizes that reach
-the others, and compare each with the scipy pipeline in float64 and with the loop form.
+and with gemm otherwise, runs softmax over blocks of rows of about 256 KiB, and divides
+by the row sums after the product where N > D, before it where N <= D. Small examples
+take only some of these paths and one block, so these tests use sizes that reach the
+others, and compare each with the scipy pipeline in float64 and with the loop form.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ import scipy.special
 from attention_ref import context_vectors, context_vectors_loop
 
 # (..., N, D): syrk in one block; gemm in one block; gemm (N > 8 D) over several blocks
-# of rows (256 KiB holds 109 float64 rows of 300 scores); syrk over several blocks; and
-# batch axes, where a block takes the same rows of every sequence.
+# of rows (256 KiB holds 109 float64 rows of 300 scores); syrk over several blocks;
+# batch axes, where a block takes the same rows of every sequence; and N <= D, where
+# the weights are divided before the product: N = D, N < D, and with batch axes.
 SHAPES = [(6, 3), (40, 3), (300, 3), (300, 64), (2, 3, 200, 5), (2, 400, 60)]
+SHAPES += [(8, 8), (5, 40), (2, 3, 16, 64)]
 
 
 def reference(x: np.ndarray) -> np.ndarray:
@@ -47,6 +50,13 @@ def test_matches_the_scipy_pipeline(shape: tuple[int, ...], dtype: type) -> None
     assert ours.dtype == dtype
     assert ours.shape == shape
     np.testing.assert_allclose(ours, reference(x), rtol=0, atol=tolerance(x))
+
+
+@pytest.mark.parametrize("shape", [(6, 40), (40, 6)])
+def test_both_normalisations_match_with_the_shift(shape: tuple[int, ...]) -> None:
+    # Inputs this long make exp need each row's maximum subtracted (see exp_plan).
+    x = 4 * np.random.default_rng(5).standard_normal(shape)
+    np.testing.assert_allclose(context_vectors(x), reference(x), rtol=0, atol=tolerance(x))
 
 
 @pytest.mark.parametrize("shape", [(300, 3), (2, 130, 4)])
