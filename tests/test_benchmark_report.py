@@ -31,6 +31,7 @@ def load_report() -> ModuleType:
 
 
 report = load_report()
+bench = importlib.import_module("bench_context_vectors")  # its sibling, now on sys.path
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +66,7 @@ def test_committed_results_cover_the_issues_grid(latest) -> None:
         ((8, 12, 512, 64), True),
     }
     assert latest["machine"]["torch"], "the committed run must include PyTorch"
+    assert latest["settings"]["min_time"] == bench.MIN_TIME, "a run with --min-time"
     assert latest["machine"]["threads"] == latest["machine"]["torch_threads"] == 2
     for case in latest["cases"]:
         torch = {"context": "torch_fused", "long": "torch_fused"}.get(case["suite"])
@@ -161,6 +163,7 @@ def check_tiny_cases(results: dict, torch: set[str]) -> dict:
         assert long["memory"][name]["rss_growth_bytes"] >= 0
     assert {len(by_suite["sdpa"]), len(by_suite["mha"])} == {2}
     assert results["machine"]["threads"] == 1
+    assert results["settings"]["min_time"] == {"sdpa": 0, "mha": 0, "context": 0}  # --min-time 0
     # numpy's BLAS ran with the one thread asked for, as threadpoolctl reports it.
     assert results["machine"]["blas"]["numpy"]["runtime"]["threads"] == 1
     assert [t["id"] for t in results["targets"]] == list(report.TARGETS)
