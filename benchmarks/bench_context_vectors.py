@@ -378,9 +378,11 @@ def run_grid(args: argparse.Namespace) -> dict[str, Any]:
         grid["context"][key] = getattr(args, key) or grid["context"][key]
     grid["long"]["n"] = args.long_n or grid["long"]["n"]
     grid = {suite: axes for suite, axes in grid.items() if suite in args.suites}
-    timed = [suite for suite in grid if suite in MIN_TIME]  # the long suite: one call each
+    # By suite; the long suite has none: one call per fresh process.
     min_time = {
-        suite: MIN_TIME[suite] if args.min_time is None else args.min_time for suite in timed
+        suite: seconds if args.min_time is None else args.min_time
+        for suite, seconds in MIN_TIME.items()
+        if suite in grid
     }
     settings = {"grid": grid, "repeats": args.repeats, "min_time": min_time}
     settings |= {"settle": args.settle, "loop_max_n": args.loop_max_n, "threads": args.threads}
